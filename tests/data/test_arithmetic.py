@@ -1,0 +1,174 @@
+import re
+import string
+from collections import Counter
+
+import pytest
+
+from undo.data.arithmetic import (
+    FORMATS,
+    OPERATIONS,
+    TEMPLATES,
+    Problem,
+    generate_problems,
+    is_correct,
+    parse_answer,
+)
+
+EQUATION = re.compile(r"^(\d+) ([-+*/]) (\d+) = $")
+
+
+def _operands(p: Problem) -> tuple[int, int]:
+    m = EQUATION.match(p.prompt)
+    assert m, p.prompt
+    return int(m.group(1)), int(m.group(3))
+
+
+def _template_regex(template: str) -> re.Pattern:
+    """Regex matching any rendering of ``template`` (fields become wildcards)."""
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field is not None:
+            parts.append(".+?")
+    return re.compile("^" + "".join(parts) + "$")
+
+
+def test_deterministic_for_a_seed_and_different_across_seeds():
+    a = generate_problems(OPERATIONS, FORMATS, 80, seed=3)
+    assert a == generate_problems(OPERATIONS, FORMATS, 80, seed=3)
+    assert a != generate_problems(OPERATIONS, FORMATS, 80, seed=4)
+
+
+def test_balanced_over_operations_and_formats():
+    problems = generate_problems(OPERATIONS, FORMATS, 803, seed=0)
+    counts = Counter((p.operation, p.format) for p in problems)
+    assert set(counts) == {(o, f) for o in OPERATIONS for f in FORMATS}
+    assert sum(counts.values()) == 803
+    assert max(counts.values()) - min(counts.values()) <= 1
+    round_robin = [(o, f) for o in OPERATIONS for f in FORMATS] * 101
+    assert [(p.operation, p.format) for p in problems] != round_robin[:803]  # shuffled
+
+
+def test_subset_and_empty():
+    problems = generate_problems(["mul", "div"], ["equation"], 10, seed=1)
+    assert Counter(p.operation for p in problems) == {"mul": 5, "div": 5}
+    assert {p.format for p in problems} == {"equation"}
+    assert generate_problems(OPERATIONS, FORMATS, 0, seed=1) == []
+
+
+def test_equation_operand_ranges_and_answers():
+    for p in generate_problems(OPERATIONS, ["equation"], 2000, seed=7):
+        a, b = _operands(p)
+        assert p.text == p.prompt + p.answer_text
+        if p.operation == "add":
+            assert 1 <= a <= 50 and 1 <= b <= 50 and p.answer == a + b
+        elif p.operation == "sub":
+            assert 1 <= b <= a <= 50 and p.answer == a - b >= 0
+        elif p.operation == "mul":
+            assert 1 <= a <= 20 and 1 <= b <= 20 and p.answer == a * b
+        else:
+            quotient = a // b
+            assert a % b == 0 and 1 <= b <= 20 and 1 <= quotient <= 20 and p.answer == quotient
+        assert float(p.answer_text) == p.answer
+
+
+def test_custom_operand_maxima():
+    problems = generate_problems(OPERATIONS, ["equation"], 400, seed=2, add_sub_max=5, mul_div_max=3)
+    for p in problems:
+        a, b = _operands(p)
+        if p.operation in ("add", "sub"):
+            assert max(a, b) <= 5
+        elif p.operation == "mul":
+            assert max(a, b) <= 3
+        else:
+            assert b <= 3 and a // b <= 3
+
+
+def test_division_answer_formatting():
+    floats = generate_problems(["div"], FORMATS, 50, seed=5)
+    ints = generate_problems(["div"], FORMATS, 50, seed=5, division_answers="int")
+    for pf, pi in zip(floats, ints, strict=True):
+        assert pf.prompt == pi.prompt and pf.answer == pi.answer
+        assert pf.answer_text == f"{int(pf.answer)}.0"
+        assert pi.answer_text == str(int(pi.answer))
+    eq = next(p for p in floats if p.format == "equation")
+    a, b = _operands(eq)
+    assert eq.text == f"{a} / {b} = {a // b}.0"
+    # other operations are always integers
+    for p in generate_problems(["add", "sub", "mul"], FORMATS, 60, seed=5):
+        assert p.answer_text.isdigit()
+
+
+def test_word_problem_structure():
+    for pool in ("train", "heldout"):
+        for p in generate_problems(OPERATIONS, ["word_problem"], 400, seed=11, templates=pool):
+            assert p.prompt.endswith(" ") and not p.prompt.endswith("  ")
+            assert p.text.startswith(p.prompt + p.answer_text + " ")
+            suffix = p.text[len(p.prompt + p.answer_text):]
+            assert re.fullmatch(r" [a-z]+\.", suffix), suffix
+            assert suffix[1:-1] in p.prompt  # the object counted is the one named in the problem
+            assert p.text.isascii() and "{" not in p.text and "}" not in p.text
+            assert 50 <= len(p.text) <= 170, p.text
+
+
+def test_template_pools_are_disjoint_and_sized():
+    for op in OPERATIONS:
+        train, heldout = TEMPLATES["train"][op], TEMPLATES["heldout"][op]
+        assert len(set(train)) == len(train) >= 10
+        assert len(set(heldout)) == len(heldout) >= 5
+        assert not set(train) & set(heldout)
+        assert all(t.endswith(" ") for t in train + heldout)
+
+
+def test_rendered_heldout_prompts_match_no_train_template():
+    train_res = {op: [_template_regex(t) for t in TEMPLATES["train"][op]] for op in OPERATIONS}
+    heldout_res = {op: [_template_regex(t) for t in TEMPLATES["heldout"][op]] for op in OPERATIONS}
+    for pool, same, other in (("heldout", heldout_res, train_res), ("train", train_res, heldout_res)):
+        for p in generate_problems(OPERATIONS, ["word_problem"], 200, seed=9, templates=pool):
+            assert any(r.match(p.prompt) for r in same[p.operation])
+            assert not any(r.match(p.prompt) for rs in other.values() for r in rs)
+
+
+def test_parse_answer():
+    assert parse_answer("84") == 84.0
+    assert parse_answer(" 84 apples.") == 84.0
+    assert parse_answer("5.0<bos>") == 5.0
+    assert parse_answer("5.0<eos><pad>") == 5.0
+    assert parse_answer("21.") == 21.0
+    assert parse_answer("7, then") == 7.0
+    assert parse_answer("abc") is None
+    assert parse_answer("") is None
+    assert parse_answer("   ") is None
+    assert parse_answer("<bos>5") is None
+    assert parse_answer("nan") is None
+
+
+def test_is_correct():
+    assert is_correct("5", 5.0)
+    assert is_correct("5.0 apples.", 5)
+    assert is_correct("84<bos>", 84.0)
+    assert not is_correct("6", 5.0)
+    assert not is_correct("abc", 5.0)
+    assert not is_correct("5.01", 5.0)
+    assert is_correct("5.01", 5.0, tol=0.1)
+
+
+def test_round_trip_answers_are_correct():
+    for p in generate_problems(OPERATIONS, FORMATS, 200, seed=13):
+        assert is_correct(p.text[len(p.prompt):], p.answer)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "bad"),
+    [
+        ({"operations": ["pow"]}, "pow"),
+        ({"formats": ["essay"]}, "essay"),
+        ({"templates": "test"}, "test"),
+        ({"division_answers": "fraction"}, "fraction"),
+        ({"n": -1}, "-1"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, bad):
+    args = {"operations": OPERATIONS, "formats": FORMATS, "n": 4, "seed": 0} | kwargs
+    with pytest.raises(ValueError, match=re.escape(bad)):
+        generate_problems(**args)

@@ -1,0 +1,116 @@
+"""Config loading: includes, overlays, sweeps and one-line errors naming file and key."""
+
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from undo.cli import cli
+from undo.config import ConfigError, build, load_raw
+from undo.pipeline import Graph
+from undo.stages import noise as noise_stage
+from undo.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+ROOT = "stage: corpus\nsource: {kind: stdlib_pydoc}\n"
+
+
+@pytest.fixture
+def chain(tmp_path):
+    """A directory with an upstream config (a corpus) that noise configs can point at."""
+    write(tmp_path / "up.yaml", ROOT)
+    return tmp_path
+
+
+def test_unknown_key_names_file_and_key(chain):
+    path = write(chain / "bad.yaml", "stage: noise\nmodel: up.yaml\nalpah: 0.5\n")
+    with pytest.raises(ConfigError) as err:
+        Graph(Store(chain / "a"), "paper").resolve(path)
+    assert str(err.value).startswith(f"{path.resolve()}: alpah: unknown key")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("body, key, words", [
+    ("alpha: 1.5", "alpha", "<= 1"),
+    ("alpha: -0.1", "alpha", ">= 0"),
+    ("alpha: 0.5\nbeta: -1", "beta", ">= 0"),
+    ("alpha: high", "alpha", "expected a number"),
+])
+def test_out_of_range_and_wrong_type(chain, body, key, words):
+    path = write(chain / "bad.yaml", f"stage: noise\nmodel: up.yaml\n{body}\n")
+    with pytest.raises(ConfigError, match=rf": {key}: .*{words}"):
+        Graph(Store(chain / "a"), "paper").resolve(path)
+
+
+def test_missing_upstream_file(chain):
+    path = write(chain / "bad.yaml", "stage: noise\nmodel: nowhere.yaml\nalpha: 0.5\n")
+    with pytest.raises(ConfigError, match=r": model: upstream config not found: nowhere.yaml"):
+        Graph(Store(chain / "a"), "paper").resolve(path)
+
+
+def test_nonpositive_learning_rate(tmp_path):
+    from undo.stages.pretrain import Config
+
+    with pytest.raises(ConfigError, match=r"f.yaml: optim.lr: must be > 0"):
+        build(Config, {"data": "f.yaml", "model": {}, "optim": {"lr": 0}}, file=write(tmp_path / "f.yaml", ""))
+
+
+def test_base_scales_and_sweep(tmp_path):
+    write(tmp_path / "base.yaml", "beta: 0.3\nscales:\n  smoke: {beta: 0.0}\n")
+    write(tmp_path / "up.yaml", ROOT)
+    path = write(tmp_path / "n.yaml", "base: base.yaml\nstage: noise\nmodel: up.yaml\nalpha: 0.1\n"
+                                      "sweep: {alpha: [0.2, 0.4], seed: [0, 1]}\nscales:\n  mini: {sweep: {seed: [7]}}\n")
+    raw = load_raw(path, "smoke")
+    assert raw.data["beta"] == 0.0 and raw.sweep == {"alpha": [0.2, 0.4], "seed": [0, 1]}
+    nodes = Graph(Store(tmp_path / "a"), "mini").resolve(path)
+    assert [(n.cfg.alpha, n.cfg.seed, n.cfg.beta) for n in nodes] == [(0.2, 7, 0.3), (0.4, 7, 0.3)]
+    assert len({n.key for n in nodes}) == 2
+    cfg = build(noise_stage.Config, {"model": "up.yaml", "alpha": 0.5}, file=tmp_path / "x.yaml")
+    assert cfg.beta == 0.1
+
+
+def test_seed_flows_downstream_and_tags_join(tmp_path):
+    write(tmp_path / "root.yaml", ROOT)
+    write(tmp_path / "up.yaml", "stage: noise\nmodel: root.yaml\nalpha: 0.5\nsweep: {seed: [3, 4]}\n")
+    write(tmp_path / "side.yaml", "stage: noise\nmodel: root.yaml\nalpha: 0.1\nsweep: {seed: [4, 3]}\n")
+    path = write(tmp_path / "down.yaml", "stage: distill\nteacher: side.yaml\nstudent: up.yaml\ndata: root.yaml\n"
+                                         "optim: {lr: 1.0e-3}\n")
+    nodes = Graph(Store(tmp_path / "a"), "paper").resolve(path)
+    assert sorted(n.cfg.seed for n in nodes) == [3, 4]  # joined on seed: 2 instances, not 4
+    for n in nodes:
+        assert n.upstream[str(n.cfg.teacher)].tags == n.upstream[str(n.cfg.student)].tags == {"seed": n.cfg.seed}
+
+
+def test_dependency_cycle(tmp_path):
+    path = write(tmp_path / "loop.yaml", "stage: noise\nmodel: loop.yaml\nalpha: 0.5\n")
+    with pytest.raises(ConfigError, match="dependency cycle"):
+        Graph(Store(tmp_path / "a"), "paper").resolve(path)
+
+
+def test_every_shipped_config_resolves_at_every_scale(tmp_path):
+    for scale in ("paper", "mini", "smoke"):
+        graph = Graph(Store(tmp_path), scale)
+        nodes = graph.plan([REPO / "reproduce" / "fig5.yaml"])
+        assert nodes[-1].stage == "figure"
+        assert len({n.key for n in nodes}) == len(nodes)
+
+
+def test_cli_rejects_bad_config_fast_and_writes_nothing(tmp_path):
+    write(tmp_path / "up.yaml", ROOT)
+    for body, key in (("alpha: 1.5", "alpha"), ("alpah: 0.5", "alpah")):
+        bad = write(tmp_path / "bad.yaml", f"stage: noise\nmodel: up.yaml\n{body}\n")
+        start = time.time()
+        result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "artifacts"), "run", str(bad)])
+        assert time.time() - start < 5
+        assert result.exit_code == 2
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "bad.yaml" in lines[0] and f": {key}:" in lines[0]
+        assert not (tmp_path / "artifacts").exists()

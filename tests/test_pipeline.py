@@ -1,0 +1,51 @@
+"""End to end at smoke scale: `undo run reproduce/fig5.yaml --scale smoke` through the CLI."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from undo.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "reproduce", tmp_path / "reproduce")
+    (tmp_path / "figures").mkdir()
+    shutil.copy(REPO / "figures" / "fig5.py", tmp_path / "figures" / "fig5.py")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_fig5_smoke_end_to_end_then_nothing_to_do(workspace):
+    args = ["--artifacts-dir", "artifacts", "--device", "cpu", "run", "reproduce/fig5.yaml", "--scale", "smoke"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    for ext in ("png", "pdf", "json", "md"):
+        assert (workspace / "figures" / "smoke" / f"fig5.{ext}").stat().st_size > 0
+    results = json.loads((workspace / "figures" / "smoke" / "fig5.json").read_text())
+    runs = results["panels"]["arithmetic"]["runs"]
+    assert {r["role"] for r in runs} == {"unlearn_only", "undo", "data_filtering"}
+    assert {(r["alpha"], r["seed"]) for r in runs if r["role"] == "undo"} == {(0.3, 0), (0.3, 1), (0.8, 0), (0.8, 1)}
+    assert all(r["compute_steps"] is not None for r in runs if r["role"] != "unlearn_only")
+
+    # every artifact carries its resolved config, environment and metrics, and models load with plain transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    distilled = sorted((workspace / "artifacts" / "distill").glob("arith-undo-*"))[0]
+    for name in ("config.yaml", "meta.json", "metrics.json", "metrics.jsonl", "DONE"):
+        assert (distilled / name).is_file(), name
+    meta = json.loads((distilled / "meta.json").read_text())
+    assert meta["environment"]["packages"]["torch"] and meta["seed"] in (0, 1)
+    AutoModelForCausalLM.from_pretrained(distilled / "model")
+    AutoTokenizer.from_pretrained(distilled / "model")
+
+    second = CliRunner().invoke(cli, args)
+    assert second.exit_code == 0, second.output
+    assert "to run" in second.output and " 1 to run" in second.output  # only the (cheap) figure step
+    assert "wrote" not in second.output  # results unchanged: nothing redrawn

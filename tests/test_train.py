@@ -1,0 +1,80 @@
+"""The shared training loop: schedule, stop rule, and exact resume from a checkpoint."""
+
+import numpy as np
+import pytest
+import torch
+
+import undo.train as train_mod
+from undo.losses import cross_entropy
+from undo.stages.common import StopRule
+from undo.train import Batches, OptimConfig, lr_lambda, train
+
+
+def test_schedule_warmup_then_cosine_to_min():
+    cfg = OptimConfig(lr=1.0, min_lr=0.1, warmup_steps=10, max_steps=110)
+    f = lr_lambda(cfg, 110)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(110) == pytest.approx(0.1)
+    assert f(60) == pytest.approx(0.55)
+    const = lr_lambda(OptimConfig(lr=1.0, min_lr=1.0, warmup_steps=2), 50)
+    assert const(30) == 1.0
+
+
+def test_batches_are_a_function_of_the_index():
+    tokens = np.arange(40).reshape(10, 4)
+    a, b = Batches(tokens, 3, seed=1), Batches(tokens, 3, seed=1)
+    assert torch.equal(a(5), b(5)) and torch.equal(a(2), b(2))
+    seen = torch.cat([a(i) for i in range(0, 10)])[:30]
+    assert len({tuple(r.tolist()) for r in seen[:9]}) == 9  # no repeats inside an epoch
+
+
+def test_stop_rule():
+    rule = StopRule(tolerance=0.05, mode="absolute")
+    assert rule.reached(0.76, 0.8) and not rule.reached(0.74, 0.8)
+    ce = StopRule(tolerance=0.05, mode="relative", higher_is_better=False)
+    assert ce.reached(4.2, 4.0) and not ce.reached(4.3, 4.0)
+
+
+def _run(model, tokens, workdir, **kw):
+    cfg = OptimConfig(lr=3e-3, min_lr=3e-4, warmup_steps=2, batch_size=4, max_steps=12, checkpoint_every=4)
+
+    def loss_fn(batch):
+        return cross_entropy(model(input_ids=batch).logits, batch), {}
+
+    evals = iter(range(1000))
+    return train(model, loss_fn, Batches(tokens, 4, 0), cfg, total_steps=12, seed=0, workdir=workdir,
+                 eval_fn=lambda step: {"marker": float(next(evals))}, eval_every=4, **kw)
+
+
+def test_resume_gives_identical_weights_and_history(tmp_path, tiny_model, monkeypatch):
+    import copy
+    tokens = np.random.default_rng(0).integers(3, 300, size=(64, 16)).astype(np.int32)
+    straight_model = copy.deepcopy(tiny_model)
+    straight = _run(straight_model, tokens, tmp_path / "a")
+
+    real_save = train_mod._save_checkpoint
+    calls = {"n": 0}
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 2:  # killed right after the step-8 checkpoint
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_mod, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _run(copy.deepcopy(tiny_model), tokens, tmp_path / "b")
+    monkeypatch.setattr(train_mod, "_save_checkpoint", real_save)
+    messages = []
+    monkeypatch.setattr(train_mod, "log", messages.append)
+    resumed_model = copy.deepcopy(tiny_model)  # a new process starts from the initial weights
+    resumed = _run(resumed_model, tokens, tmp_path / "b")
+    assert any("resuming from step 8" in m for m in messages)
+    assert resumed.steps == straight.steps == 12
+
+    def drop_marker(history):  # the eval marker counts calls, which differ by design
+        return [{k: v for k, v in r.items() if k != "eval/marker"} for r in history]
+
+    assert drop_marker(resumed.history) == drop_marker(straight.history)
+    for (name, a), (_, b) in zip(straight_model.state_dict().items(), resumed_model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name

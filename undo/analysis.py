@@ -1,0 +1,399 @@
+"""Analysis of stored relearning results: attacker envelopes, robustness and compute (Section 5, Figure 5).
+
+Section 5 of the paper ("Trading Compute for Unlearning Robustness") perturbs an unlearned model with
+theta = (1 - alpha) * theta_suppressed + alpha * beta * N and distils it back (UNDO). Figure 5 plots, per
+setting, how robust the result is against a relearning attack and how much compute the repair cost. These
+pure functions turn the results JSON written by the pipeline into those numbers; they never train or read files.
+
+Definitions (Figure 5 caption and Appendix "relearning"):
+
+- Attacker envelope: relearning is run at several learning rates; at each evaluation step the attacker keeps the
+  best value over learning rates (the bold line in the paper). "Best" is ``max`` when relearning raises the
+  measure (an accuracy) and ``min`` when it lowers it (a cross-entropy).
+- Attack value P: the envelope read at the last evaluated step (``at="final"``) or averaged over all evaluated
+  steps (``at="mean"``, i.e. area under the envelope divided by the number of evaluations).
+- Robustness: ``(P_UNDO - P_UnlearnOnly) / (P_DataFiltering - P_UnlearnOnly)``; 0 is no better than unlearning
+  alone, 1 is as robust as never having trained on the forget data. The formula is sign-agnostic, so it holds
+  for both accuracy and cross-entropy measures.
+- Compute: ``S_UNDO / S_DataFiltering``, the distillation steps of a UNDO model over the pretraining steps of
+  the data-filtered model (``reference_steps`` in the results JSON).
+
+Usage::
+
+    from undo.analysis import summarize_panel, trend, markdown_table
+    summary = summarize_panel(results["panels"]["arithmetic"])
+    print(markdown_table(summary, summary["measure_label"]))
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ROLE_LABELS",
+    "attack_value",
+    "compute_ratio",
+    "envelope",
+    "group_label",
+    "markdown_table",
+    "robustness",
+    "summarize_panel",
+    "trend",
+]
+
+ROLE_LABELS = {"unlearn_only": "Unlearn-Only", "undo": "UNDO", "data_filtering": "Data Filtering"}
+_BEST = ("max", "min")
+_AT = ("final", "mean")
+
+
+def _check_best(best: str) -> None:
+    if best not in _BEST:
+        raise ValueError(f"best must be one of {_BEST}, got {best!r}")
+
+
+def _is_nan(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def envelope(
+    curves: Mapping[str, Mapping[str, Sequence]], measure: str, best: str
+) -> tuple[list[int], list[float], list[str]]:
+    """Attacker-best value over learning rates at each evaluation step.
+
+    ``curves`` maps a learning rate (string key) to ``{"step": [...], measure: [...], ...}``. Returns
+    ``(steps, values, lrs)`` where ``lrs[i]`` is the learning-rate key that achieved ``values[i]``. NaN/None
+    values (a diverged run) are skipped; ties go to the first learning rate in ascending numeric order.
+    Raises ValueError if ``curves`` is empty, a series is missing or has the wrong length, or the learning
+    rates were evaluated at different steps.
+    """
+    _check_best(best)
+    if not curves:
+        raise ValueError("envelope: no relearning curves given")
+    lrs = sorted(curves, key=_lr_sort_key)
+    steps: list | None = None
+    table = []
+    for lr in lrs:
+        series = curves[lr]
+        if "step" not in series or measure not in series:
+            raise ValueError(f"envelope: curve for lr={lr} lacks 'step' or {measure!r}")
+        s, v = list(series["step"]), list(series[measure])
+        if len(s) != len(v):
+            raise ValueError(f"envelope: lr={lr} has {len(s)} steps but {len(v)} {measure!r} values")
+        if not s:
+            raise ValueError(f"envelope: curve for lr={lr} is empty")
+        if steps is None:
+            steps = s
+        elif s != steps:
+            raise ValueError(f"envelope: learning rates disagree on evaluation steps ({lrs[0]}: {steps} vs {lr}: {s})")
+        table.append(v)
+    better = (lambda a, b: a > b) if best == "max" else (lambda a, b: a < b)
+    values: list[float] = []
+    argbest: list[str] = []
+    for i in range(len(steps)):
+        val, who = math.nan, ""
+        for lr, v in zip(lrs, table, strict=True):
+            x = v[i]
+            if _is_nan(x):
+                continue
+            if who == "" or better(float(x), val):
+                val, who = float(x), lr
+        values.append(val)
+        argbest.append(who)
+    return [int(s) for s in steps], values, argbest
+
+
+def _lr_sort_key(lr: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(lr), lr)
+    except ValueError:
+        return (1, 0.0, lr)
+
+
+def _reduce(values: Sequence[float], at: str) -> float:
+    if at not in _AT:
+        raise ValueError(f"at must be one of {_AT}, got {at!r}")
+    if at == "final":
+        return float(values[-1])
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def attack_value(curves: Mapping[str, Mapping[str, Sequence]], measure: str, best: str, at: str = "final") -> float:
+    """Forget performance P elicited by the strongest attack: the envelope's last value or its mean over steps."""
+    _, values, _ = envelope(curves, measure, best)
+    return _reduce(values, at)
+
+
+def robustness(p_undo: float, p_unlearn_only: float, p_data_filtering: float) -> float:
+    """``(P_UNDO - P_UO) / (P_DF - P_UO)`` (Figure 5 caption). Undefined (ValueError) when ``P_DF == P_UO``."""
+    denom = float(p_data_filtering) - float(p_unlearn_only)
+    if denom == 0.0 or not math.isfinite(denom):
+        raise ValueError(
+            f"robustness is undefined: P_DataFiltering ({p_data_filtering}) - P_UnlearnOnly ({p_unlearn_only}) "
+            "must be a finite non-zero number (the two references are indistinguishable)"
+        )
+    return (float(p_undo) - float(p_unlearn_only)) / denom
+
+
+def compute_ratio(steps: float, reference_steps: float) -> float:
+    """``S / S_DataFiltering``: training steps of a model over the data-filtering pretraining steps."""
+    if reference_steps is None or not float(reference_steps) > 0:
+        raise ValueError(f"reference_steps must be positive, got {reference_steps!r}")
+    if steps is None or float(steps) < 0:
+        raise ValueError(f"steps must be a non-negative number, got {steps!r}")
+    return float(steps) / float(reference_steps)
+
+
+def _stats(values: Iterable[float | None]) -> dict | None:
+    """Median/min/max over seeds, ignoring None/NaN; None when nothing is left."""
+    vals = [float(v) for v in values if not _is_nan(v)]
+    if not vals:
+        return None
+    return {"median": float(np.median(vals)), "min": min(vals), "max": max(vals)}
+
+
+def _group_key(run: Mapping) -> tuple:
+    return (run["role"], run.get("alpha"), run.get("beta"))
+
+
+def _order(key: tuple) -> tuple:
+    role, alpha, beta = key
+    rank = {"unlearn_only": 0, "undo": 1, "data_filtering": 3}.get(role, 2)
+    num = lambda x: -math.inf if x is None else float(x)  # noqa: E731
+    return (rank, role, num(alpha), num(beta))
+
+
+def group_label(role: str, alpha: float | None = None, beta: float | None = None, show_beta: bool = False) -> str:
+    """Human-readable name of a group, e.g. ``UNDO α=0.6`` (with ``β`` only when asked)."""
+    name = ROLE_LABELS.get(role, role)
+    if alpha is not None:
+        name += f" α={alpha:g}"
+    if beta is not None and show_beta:
+        name += f" β={beta:g}"
+    return name
+
+
+def _median_curve(envs: list[tuple[list[int], list[float]]]) -> dict | None:
+    """Median/min/max over seeds of per-seed envelopes, on the steps every seed evaluated."""
+    common = sorted(set.intersection(*(set(s) for s, _ in envs)))
+    if not common:
+        return None
+    rows = []
+    for steps, vals in envs:
+        at = dict(zip(steps, vals, strict=True))
+        rows.append([at[s] for s in common])
+    arr = np.asarray(rows, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a step where every seed is NaN stays NaN
+        med, lo, hi = np.nanmedian(arr, 0), np.nanmin(arr, 0), np.nanmax(arr, 0)
+    return {"step": common, "median": med.tolist(), "min": lo.tolist(), "max": hi.tolist()}
+
+
+def summarize_panel(panel: Mapping[str, Any]) -> dict:
+    """Summarise one setting (panel) of the Figure 5 results JSON.
+
+    Runs are grouped by ``(role, alpha, beta)``; seeds are the runs inside a group. For every group this gives
+    the number of seeds, median/min/max over seeds of the attack value (``panel["robustness_at"]``, default
+    ``"final"``), of the compute ratio ``compute_steps / reference_steps`` (None where a role has no such
+    steps, e.g. unlearn-only), and of the robustness, plus the median/min/max over seeds of the attacker
+    envelope for plotting.
+
+    Choice of reference: robustness is computed *per seed* of each group against the **median over seeds** of
+    the unlearn-only attack value and the **median over seeds** of the data-filtering attack value (all runs of
+    those roles pooled). The references are thus fixed points, and the spread reflects the group's own seeds
+    only; by construction the unlearn-only and data-filtering groups have median robustness 0 and 1. If a
+    reference is missing or the two medians coincide, robustness is None and a message is added to
+    ``warnings``.
+
+    Groups are ordered unlearn-only, UNDO by alpha (then beta) ascending, any other role, data filtering.
+    The result holds only plain dicts, lists, strings, numbers and None (JSON-serialisable).
+    """
+    measure, best = panel["measure"], panel["attacker_best"]
+    _check_best(best)
+    at = panel.get("robustness_at", "final")
+    if at not in _AT:
+        raise ValueError(f"robustness_at must be one of {_AT}, got {at!r}")
+    reference_steps = panel.get("reference_steps")
+    runs = panel.get("runs") or []
+    if not runs:
+        raise ValueError("summarize_panel: panel has no runs")
+    notes: list[str] = []
+
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        try:
+            steps, values, lrs = envelope(run.get("curves") or {}, measure, best)
+        except ValueError as e:
+            raise ValueError(f"run {run.get('role')} alpha={run.get('alpha')} seed={run.get('seed')}: {e}") from e
+        groups.setdefault(_group_key(run), []).append(
+            {
+                "seed": run.get("seed"),
+                "artifact": run.get("artifact"),
+                "compute_steps": run.get("compute_steps"),
+                "attack": _reduce(values, at),
+                "final_best_lr": lrs[-1],
+                "env": (steps, values),
+            }
+        )
+
+    def pooled_median(role: str) -> float | None:
+        vals = [s["attack"] for k, seeds in groups.items() if k[0] == role for s in seeds]
+        st = _stats(vals)
+        return None if st is None else st["median"]
+
+    p_uo, p_df = pooled_median("unlearn_only"), pooled_median("data_filtering")
+    can_robust = True
+    if p_uo is None or p_df is None:
+        can_robust = False
+        missing = [r for r, p in (("unlearn_only", p_uo), ("data_filtering", p_df)) if p is None]
+        notes.append(f"robustness not computed: no {' or '.join(missing)} runs")
+    elif p_uo == p_df:
+        can_robust = False
+        notes.append(f"robustness undefined: median P_DataFiltering == median P_UnlearnOnly == {p_uo:.3f}")
+
+    show_beta = len({k[2] for k in groups if k[0] == "undo"}) > 1
+    out_groups = []
+    for key in sorted(groups, key=_order):
+        role, alpha, beta = key
+        seeds = sorted(groups[key], key=lambda s: (s["seed"] is None, s["seed"] if s["seed"] is not None else 0))
+        seed_ids = [s["seed"] for s in seeds]
+        if len(set(seed_ids)) != len(seed_ids):
+            notes.append(f"{group_label(*key, show_beta=True)}: duplicate seeds {seed_ids}")
+        ratios = []
+        for s in seeds:
+            cs = s["compute_steps"]
+            ratios.append(None if cs is None or reference_steps is None else compute_ratio(cs, reference_steps))
+        if reference_steps is None and any(s["compute_steps"] is not None for s in seeds):
+            notes.append("compute ratio not computed: panel has no reference_steps")
+        robs = [robustness(s["attack"], p_uo, p_df) for s in seeds] if can_robust else [None] * len(seeds)
+        curve = _median_curve([s["env"] for s in seeds])
+        if curve is None:
+            notes.append(f"{group_label(*key, show_beta=True)}: seeds share no evaluation step; no curve")
+        out_groups.append(
+            {
+                "role": role,
+                "alpha": alpha,
+                "beta": beta,
+                "label": group_label(role, alpha, beta, show_beta=show_beta),
+                "n_seeds": len(seeds),
+                "seeds": seed_ids,
+                "artifacts": [s["artifact"] for s in seeds],
+                "attack": _stats(s["attack"] for s in seeds),
+                "attack_per_seed": [s["attack"] for s in seeds],
+                "final_best_lr": [s["final_best_lr"] for s in seeds],
+                "compute_ratio": _stats(ratios),
+                "compute_ratio_per_seed": ratios,
+                "robustness": _stats(robs),
+                "robustness_per_seed": robs,
+                "curve": curve,
+            }
+        )
+    return {
+        "measure": measure,
+        "measure_label": panel.get("measure_label", measure),
+        "attacker_best": best,
+        "robustness_at": at,
+        "reference_steps": reference_steps,
+        "references": {"unlearn_only": p_uo, "data_filtering": p_df},
+        "groups": out_groups,
+        "warnings": list(dict.fromkeys(notes)),  # de-duplicated, in order
+    }
+
+
+def _ranks(x: Sequence[float]) -> np.ndarray:
+    """Ranks starting at 1, ties sharing their average rank (as scipy.stats.rankdata's default)."""
+    a = np.asarray(x, dtype=float)
+    order = np.argsort(a, kind="mergesort")
+    ranks = np.empty(len(a), dtype=float)
+    ranks[order] = np.arange(1, len(a) + 1)
+    for v in np.unique(a):
+        tie = a == v
+        ranks[tie] = ranks[tie].mean()
+    return ranks
+
+
+def _spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    if len(x) < 2:
+        return None
+    rx, ry = _ranks(x), _ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def trend(summary: Mapping[str, Any]) -> dict:
+    """Does the elicited forget performance fall (rise, for CE) from unlearn-only through UNDO α↑ to data filtering?
+
+    Walks the groups in summary order (unlearn-only, UNDO α ascending, data filtering) and checks that the
+    median attack value moves monotonically (ties allowed) in the robust direction: downwards when the
+    attacker maximises the measure, upwards when it minimises it. Returns ``monotone``, ``violations``
+    (adjacent pairs that move the wrong way), ``spearman`` (rank correlation between α and the median attack
+    value oriented so that +1 means "more α, more robust", over UNDO groups; None with < 2 groups or no
+    variation), ``n_undo`` and the ``sequence`` checked.
+    """
+    sign = -1.0 if summary["attacker_best"] == "max" else 1.0  # robust score: larger = harder to relearn
+    seq = [g for g in summary["groups"] if g["attack"] is not None]
+    violations = []
+    for a, b in zip(seq, seq[1:], strict=False):
+        va, vb = a["attack"]["median"], b["attack"]["median"]
+        if sign * vb < sign * va:
+            violations.append({"from": a["label"], "to": b["label"], "from_value": va, "to_value": vb})
+    undo = [g for g in seq if g["role"] == "undo" and g["alpha"] is not None]
+    rho = _spearman([g["alpha"] for g in undo], [sign * g["attack"]["median"] for g in undo])
+    return {
+        "monotone": not violations,
+        "spearman": rho,
+        "n_undo": len(undo),
+        "violations": violations,
+        "sequence": [{"label": g["label"], "median": g["attack"]["median"]} for g in seq],
+    }
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def _fmt_stats(st: dict | None, n: int) -> str:
+    if st is None:
+        return "—"
+    if n <= 1 or st["min"] == st["max"]:
+        return _fmt(st["median"])
+    return f"{_fmt(st['median'])} [{_fmt(st['min'])}–{_fmt(st['max'])}]"
+
+
+def markdown_table(summary: Mapping[str, Any], measure_label: str | None = None) -> str:
+    """One Markdown row per group: model, α, β, seeds, compute (median), elicited forget and robustness.
+
+    Cells with spread read ``median [min–max]`` over seeds; numbers have 3 decimals, missing ones show ``—``.
+    """
+    label = measure_label or summary.get("measure_label") or summary["measure"]
+    how = "final step" if summary.get("robustness_at", "final") == "final" else "mean over steps"
+    header = [
+        "Model",
+        "α",
+        "β",
+        "Seeds",
+        "Compute S/S_DF (median)",
+        f"{label} after strongest attack ({how})",
+        "Robustness",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---", "--:", "--:", "--:", "--:", "--:", "--:"]) + "|"]
+    for g in summary["groups"]:
+        n = g["n_seeds"]
+        cr = g["compute_ratio"]
+        row = [
+            ROLE_LABELS.get(g["role"], g["role"]),
+            "—" if g["alpha"] is None else f"{g['alpha']:g}",
+            "—" if g["beta"] is None else f"{g['beta']:g}",
+            str(n),
+            "—" if cr is None else _fmt(cr["median"]),
+            _fmt_stats(g["attack"], n),
+            _fmt_stats(g["robustness"], n),
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"

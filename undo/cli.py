@@ -1,0 +1,199 @@
+"""The ``undo`` command line: one subcommand per stage, ``run`` for whole graphs, ``figure`` to redraw.
+
+Every stage subcommand takes config files; it runs those configs and whatever upstream stages
+they need that are not already in the artifact store. Hyperparameters live in the YAML files,
+not in flags; ``--scale`` picks the overlay (paper, mini, smoke).
+
+Examples::
+
+    undo run reproduce/arithmetic/fig5.yaml --scale mini
+    undo run reproduce/arithmetic/fig5.yaml --scale mini --dry-run
+    undo distill reproduce/arithmetic/distill_undo.yaml --scale smoke
+    undo figure reproduce/arithmetic/fig5.yaml --scale mini
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import SCALES, ConfigError
+
+
+class Env:
+    def __init__(self, artifacts: Path, device: str):
+        self.artifacts, self.device = artifacts, device
+
+
+pass_env = click.make_pass_decorator(Env)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="undo")
+@click.option("--artifacts-dir", type=click.Path(path_type=Path), envvar="UNDO_ARTIFACTS", default=Path("artifacts"),
+              show_default=True, help="Root of the artifact store (env UNDO_ARTIFACTS).")
+@click.option("--device", default="auto", envvar="UNDO_DEVICE", show_default=True,
+              help="cpu, cuda, cuda:N, or auto (cuda when available).")
+@click.pass_context
+def cli(ctx: click.Context, artifacts_dir: Path, device: str) -> None:
+    """Reproduce "Distillation Robustifies Unlearning": unlearn, noise, distill, attack, plot.
+
+    Stages are described by YAML configs (see reproduce/); each finished stage is stored under
+    the artifact directory keyed by a hash of its config, so reruns skip what is done and an
+    interrupted stage resumes from its last checkpoint.
+    """
+    ctx.obj = Env(artifacts_dir, device)
+    _quiet_libraries()
+
+
+def _quiet_libraries() -> None:
+    """Keep the kit's own progress bars and logs readable: no per-load bars from transformers."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+scale_option = click.option("--scale", type=click.Choice(SCALES), envvar="UNDO_SCALE", default="paper",
+                            show_default=True, help="Overlay: paper (GPU, hub data), mini (CPU minutes), smoke (CI).")
+dry_run_option = click.option("--dry-run", is_flag=True, help="List the stage instances and their status; run nothing.")
+
+
+def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, expect_stage: str | None = None) -> None:
+    from .env import resolve_device
+    from .pipeline import Graph, describe, run_nodes
+    from .store import Store
+
+    try:
+        graph = Graph(Store(env.artifacts), scale)
+        if expect_stage is not None:
+            for path in configs:
+                nodes = graph.resolve(path)
+                if nodes and nodes[0].stage != expect_stage:
+                    raise ConfigError(path, "stage", f"is {nodes[0].stage!r}; use `undo {nodes[0].stage}` or `undo run`")
+        nodes = graph.plan(list(configs))
+    except ConfigError as err:
+        _fail(str(err))
+        return
+    if dry_run:
+        for line in describe(nodes):
+            click.echo(line)
+        return
+    try:
+        run_nodes(nodes, device=resolve_device(env.device), scale=scale, repo_root=Path.cwd())
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: rerun the same command to resume", err=True)
+        sys.exit(130)
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
+        _fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+
+
+config_args = click.argument("configs", nargs=-1, required=True,
+                             type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+@cli.command()
+@config_args
+@scale_option
+@dry_run_option
+@pass_env
+def run(env: Env, configs, scale, dry_run):
+    """Run CONFIGS and every upstream stage they need that is not yet done."""
+    _execute(env, configs, scale, dry_run)
+
+
+STAGE_HELP = {
+    "corpus": "Fetch or generate raw documents (arithmetic problems, registry text, hub datasets).",
+    "tokenizer": "Build a tokenizer (Gemma-2-2b's, or a small BPE trained on the corpora).",
+    "dataset": "Tokenize, pack and mix corpora into fixed-length windows.",
+    "pretrain": "Pretrain a freshly initialised Gemma-2 (reference or data-filtering oracle).",
+    "unlearn": "Unlearn the forget capability with a registered method (e.g. maxent).",
+    "noise": "Shrink and perturb a model: theta <- (1-alpha) theta + alpha beta N.",
+    "distill": "Distill a teacher into a student with forward KL, optionally until a stop rule holds.",
+    "relearn": "Attack a model by finetuning on forget data over a learning-rate grid.",
+}
+
+
+def _stage_command(stage: str):
+    @scale_option
+    @dry_run_option
+    @config_args
+    @pass_env
+    def command(env: Env, configs, scale, dry_run):
+        _execute(env, configs, scale, dry_run, expect_stage=stage)
+
+    command.__doc__ = STAGE_HELP[stage] + "\n\nRuns CONFIGS (each a `stage: " + stage + "` file) and any missing upstream stages."
+    return cli.command(name=stage)(command)
+
+
+for _stage in STAGE_HELP:
+    _stage_command(_stage)
+
+
+@cli.command()
+@config_args
+@scale_option
+@pass_env
+def figure(env: Env, configs, scale):
+    """Redraw figures from their stored results JSON (figures/<scale>/), without training."""
+    from .config import build, load_raw
+    from .stages import figure as figure_stage
+
+    for path in configs:
+        try:
+            raw = load_raw(path, scale)
+            if raw.data.pop("stage", None) != "figure":
+                raise ConfigError(path, "stage", "is not a figure config")
+            raw.data.pop("name", None)
+            raw.data.pop("description", None)
+            cfg = build(figure_stage.Config, raw.data, file=path)
+        except ConfigError as err:
+            _fail(str(err))
+            return
+        results = Path("figures") / scale / f"{cfg.output}.json"
+        if not results.is_file():
+            _fail(f"{results}: no stored results; run `undo run {path} --scale {scale}` first")
+        for out in figure_stage.draw(Path(cfg.script), results):
+            click.echo(out)
+
+
+@cli.group()
+def store():
+    """Inspect the artifact store."""
+
+
+@store.command("ls")
+@pass_env
+def store_ls(env: Env):
+    """List finished and partial artifacts."""
+    from .store import Store
+
+    s = Store(env.artifacts)
+    for path in s.list():
+        click.echo(f"done     {path.relative_to(s.root)}")
+    for path in s.partials():
+        click.echo(f"partial  {path.relative_to(s.root)}")
+
+
+@cli.command("env")
+@pass_env
+def env_command(env: Env):
+    """Print package versions, device and git state."""
+    import json
+
+    from .env import environment, resolve_device
+
+    click.echo(json.dumps(environment(resolve_device(env.device)), indent=1))
+
+

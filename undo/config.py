@@ -1,0 +1,335 @@
+"""Typed, validated configs loaded from YAML.
+
+A config file names its stage (``stage: distill``), its hyperparameters, and its upstream
+inputs as paths to other config files (``teacher: unlearn_maxent.yaml``); those references
+form the dependency graph that :mod:`undo.pipeline` resolves. Three YAML keys are special:
+
+- ``base: ../common.yaml`` deep-merges another file underneath this one (one level of include
+  per file; bases may themselves have bases).
+- ``scales: {smoke: {...}, mini: {...}}`` holds per-scale overlays, deep-merged on top when that
+  scale is selected. The file's own values are the paper's (``paper`` scale).
+- ``sweep: {noise.alpha: [0.2, 0.4], seed: [0, 1, 2]}`` expands the file into one stage instance
+  per combination of the listed values.
+
+Every problem is reported as one line ``FILE: KEY: what is wrong`` (:class:`ConfigError`), before
+anything is run or written.
+
+Usage::
+
+    raw = load_raw(Path("reproduce/arithmetic/distill_undo.yaml"), scale="mini")
+    cfg = build(DistillConfig, raw.data, file=raw.path)
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+SCALES = ("paper", "mini", "smoke")
+_SPECIAL_KEYS = ("base", "scales", "sweep")
+
+
+class ConfigError(ValueError):
+    """A config problem, reported as one line naming the file and the key."""
+
+    def __init__(self, file: Path | str, key: str, message: str):
+        self.file, self.key, self.message = str(file), key, message
+        where = f"{self.file}: {key}: " if key else f"{self.file}: "
+        super().__init__(where + message)
+
+
+class Ref(str):
+    """Type marker for a field that names another config file (an upstream stage)."""
+
+
+def option(default: Any = dataclasses.MISSING, doc: str = "", *, gt=None, ge=None, lt=None, le=None,
+           in_key: bool = True, default_factory: Any = dataclasses.MISSING):
+    """A dataclass field with a docstring, numeric bounds, and whether it enters the artifact key.
+
+    ``in_key=False`` marks settings that do not change results (checkpoint frequency, eval
+    batch size), so changing them never invalidates a finished stage.
+    """
+    meta = {"doc": doc, "gt": gt, "ge": ge, "lt": lt, "le": le, "in_key": in_key}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass
+class RawConfig:
+    """A YAML file after includes and the scale overlay, before typing."""
+
+    path: Path
+    data: dict
+    sweep: dict[str, list]
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Return ``base`` updated recursively with ``over`` (mappings merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(path, "", "file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "?"
+        raise ConfigError(path, where, f"invalid YAML ({getattr(err, 'problem', err)})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "not UTF-8 text") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, "", "top level must be a mapping")
+    return data
+
+
+def _with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError(path, "base", "include cycle")
+    data = _read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(path, "base", "must be a path string")
+    base_path = (path.parent / base).resolve()
+    if not base_path.is_file():
+        raise ConfigError(path, "base", f"file not found: {base}")
+    merged = deep_merge(_with_bases(base_path, seen + (path,)), data)
+    return merged
+
+
+def load_raw(path: Path, scale: str = "paper") -> RawConfig:
+    """Read a config file, apply its bases and the overlay for ``scale``."""
+    if scale not in SCALES:
+        raise ConfigError(path, "scale", f"unknown scale {scale!r} (choose from {', '.join(SCALES)})")
+    data = _with_bases(Path(path))
+    scales = data.pop("scales", None) or {}
+    if not isinstance(scales, dict):
+        raise ConfigError(path, "scales", "must be a mapping of scale name to overrides")
+    for name in scales:
+        if name not in SCALES:
+            raise ConfigError(path, f"scales.{name}", f"unknown scale (choose from {', '.join(SCALES)})")
+    if scale != "paper" and scales.get(scale):
+        data = deep_merge(data, scales[scale])
+    sweep = data.pop("sweep", None) or {}
+    if not isinstance(sweep, dict):
+        raise ConfigError(path, "sweep", "must map dotted keys to lists of values")
+    for key, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(path, f"sweep.{key}", "must be a non-empty list")
+    return RawConfig(path=Path(path).resolve(), data=data, sweep=sweep)
+
+
+def set_dotted(data: dict, dotted: str, value: Any, *, file: Path | str) -> None:
+    """Set ``a.b.c`` in a nested dict, creating intermediate mappings."""
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(file, f"sweep.{dotted}", f"{part!r} is not a mapping")
+    node[parts[-1]] = value
+
+
+# ----------------------------------------------------------------------------- typing
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is Ref:
+        return "path to a config file"
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (list, tuple):
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "mapping"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, file=file, key=key)
+            except ConfigError as err:
+                errors.append(err)
+        raise ConfigError(file, key, f"expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(file, key, f"must be one of {_type_name(tp)}, got {value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(file, key, f"expected a list, got {value!r}")
+        (item_tp, *_) = typing.get_args(tp)
+        items = [_coerce(item_tp, v, file=file, key=f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(file, key, f"expected a mapping, got {value!r}")
+        _, val_tp = typing.get_args(tp)
+        return {str(k): _coerce(val_tp, v, file=file, key=f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(file, key, f"expected a mapping, got {value!r}")
+        return build(tp, value, file=file, prefix=key + ".")
+    if tp is Ref:
+        if not isinstance(value, str):
+            raise ConfigError(file, key, f"expected a path to a config file, got {value!r}")
+        target = (Path(file).parent / value).resolve()
+        if not target.is_file():
+            raise ConfigError(file, key, f"upstream config not found: {value}")
+        return Ref(str(target))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(file, key, f"expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(file, key, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        # YAML reads 4e-4 (no dot) as a string; accept numeric strings so configs can copy the paper's notation.
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(file, key, f"expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(file, key, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(file, key, f"expected a string, got {value!r}")
+        return value
+    if tp is Any:
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {key}")
+
+
+def _check_bounds(field: dataclasses.Field, value: Any, *, file: Path, key: str) -> None:
+    meta = field.metadata
+    if value is None:
+        return
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        if meta.get("gt") is not None and not v > meta["gt"]:
+            raise ConfigError(file, key, f"must be > {meta['gt']}, got {v}")
+        if meta.get("ge") is not None and not v >= meta["ge"]:
+            raise ConfigError(file, key, f"must be >= {meta['ge']}, got {v}")
+        if meta.get("lt") is not None and not v < meta["lt"]:
+            raise ConfigError(file, key, f"must be < {meta['lt']}, got {v}")
+        if meta.get("le") is not None and not v <= meta["le"]:
+            raise ConfigError(file, key, f"must be <= {meta['le']}, got {v}")
+
+
+def build(cls: type, data: dict, *, file: Path | str, prefix: str = ""):
+    """Build dataclass ``cls`` from a mapping, refusing unknown keys, wrong types and out-of-range values."""
+    file = Path(file)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            close = [name for name in fields if name.startswith(str(key)[:3])]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(file, prefix + str(key), f"unknown key{hint}")
+    kwargs = {}
+    for name, field in fields.items():
+        key = prefix + name
+        if name in data:
+            value = _coerce(hints[name], data[name], file=file, key=key)
+            _check_bounds(field, value, file=file, key=key)
+            kwargs[name] = value
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ConfigError(file, key, "required key is missing")
+    obj = cls(**kwargs)
+    check = getattr(obj, "validate", None)
+    if check is not None:
+        try:
+            check()
+        except ValueError as err:
+            msg = str(err)
+            sub, _, text = msg.partition(": ")
+            raise ConfigError(file, prefix + sub if text else prefix.rstrip("."), text or msg) from None
+    return obj
+
+
+def to_plain(obj: Any) -> Any:
+    """A dataclass config as plain JSON/YAML-ready data (tuples become lists)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, Ref):
+        return str(obj)
+    return obj
+
+
+def key_view(obj: Any, refs: dict[str, str]) -> Any:
+    """The part of a config that determines its results: ``in_key=False`` fields dropped, upstream
+    paths replaced by the upstream artifacts' keys (``refs`` maps a path string to its key)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: key_view(getattr(obj, f.name), refs) for f in dataclasses.fields(obj)
+                if f.metadata.get("in_key", True) and f.name != "name"}
+    if isinstance(obj, Ref):
+        return {"upstream": refs[str(obj)]}
+    if isinstance(obj, (list, tuple)):
+        return [key_view(v, refs) for v in obj]
+    if isinstance(obj, dict):
+        return {k: key_view(v, refs) for k, v in obj.items()}
+    if isinstance(obj, float):
+        return float(f"{obj:.10g}")
+    return obj
+
+
+def refs_of(obj: Any) -> list[tuple[str, Ref]]:
+    """All upstream references in a config, as (dotted field path, Ref), in field order."""
+    out: list[tuple[str, Ref]] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Ref):
+            out.append((path, node))
+        elif dataclasses.is_dataclass(node):
+            for f in dataclasses.fields(node):
+                walk(getattr(node, f.name), f"{path}.{f.name}" if path else f.name)
+        elif isinstance(node, (list, tuple)):
+            for i, v in enumerate(node):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{path}.{k}")
+
+    walk(obj, "")
+    return out

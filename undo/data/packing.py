@@ -1,0 +1,63 @@
+"""Packing documents into fixed-length token windows, and mixing packed sources.
+
+Semantics follow the reference pipeline (reference-implementation notes, §3): every document is
+preceded by BOS and concatenated; a document that overflows the current window is cut at the
+window's end and its tail is discarded (not carried into the next window); documents shorter
+than ``min_tokens`` or longer than ``max_tokens`` are dropped. Sources are packed separately and
+then interleaved window by window with fixed probabilities, deterministically for a seed,
+stopping when the first source runs out (``first_exhausted``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+
+def pack(documents: Iterable[Sequence[int]], seq_len: int, bos_id: int, *, min_tokens: int = 0,
+         max_tokens: int | None = None) -> np.ndarray:
+    """Windows [N, seq_len] (int32); the final incomplete window is dropped."""
+    windows: list[np.ndarray] = []
+    current: list[int] = []
+    for doc in documents:
+        if len(doc) < min_tokens or (max_tokens is not None and len(doc) > max_tokens):
+            continue
+        piece = [bos_id, *doc]
+        room = seq_len - len(current)
+        current.extend(piece[:room])
+        if len(current) == seq_len:
+            windows.append(np.asarray(current, dtype=np.int32))
+            current = []
+    if not windows:
+        return np.zeros((0, seq_len), dtype=np.int32)
+    return np.stack(windows)
+
+
+def mix(sources: Sequence[np.ndarray], weights: Sequence[float], seed: int, limit: int | None = None
+        ) -> tuple[np.ndarray, list[int]]:
+    """Interleave windows of several sources with probabilities ``weights`` (normalised).
+
+    Each source is shuffled with the seed, then each output window draws its source at random;
+    stops when a drawn source is exhausted or ``limit`` windows are produced. Returns the mixed
+    windows and how many came from each source.
+    """
+    if len(sources) != len(weights) or not sources:
+        raise ValueError("one weight per source")
+    probs = np.asarray(weights, dtype=np.float64)
+    if (probs < 0).any() or probs.sum() <= 0:
+        raise ValueError("weights must be non-negative and not all zero")
+    probs = probs / probs.sum()
+    rng = np.random.default_rng(seed)
+    shuffled = [src[rng.permutation(len(src))] for src in sources]
+    cursor = [0] * len(sources)
+    out: list[np.ndarray] = []
+    cap = limit if limit is not None else sum(len(s) for s in sources)
+    while len(out) < cap:
+        i = int(rng.choice(len(sources), p=probs))
+        if cursor[i] >= len(shuffled[i]):
+            break
+        out.append(shuffled[i][cursor[i]])
+        cursor[i] += 1
+    width = sources[0].shape[1]
+    return (np.stack(out) if out else np.zeros((0, width), dtype=np.int32)), cursor

@@ -1,0 +1,235 @@
+"""Resolve config files into a graph of stage instances and run the ones not yet in the store.
+
+Each YAML file becomes one or more *instances*: one per combination of its own ``sweep`` values
+and of its upstreams' instances. Upstream instances are joined on shared tags (two upstreams
+swept over ``seed`` pair up seed by seed), and a swept ``seed`` flows downstream into every
+stage's own ``seed`` unless that stage sweeps it itself. Stages marked ``GATHER`` (figures)
+instead receive every instance of each upstream.
+
+Usage::
+
+    graph = Graph(Store(Path("artifacts")), scale="mini")
+    nodes = graph.plan([Path("reproduce/arithmetic/fig5.yaml")])
+    run_nodes(nodes, device="cpu")
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import ConfigError, build, key_view, load_raw, refs_of, set_dotted, to_plain
+from .env import environment
+from .stages import Context, get_stage, stage_names
+from .store import Artifact, Store, compute_key, write_json_atomic
+
+
+@dataclass
+class Node:
+    """One stage instance."""
+
+    path: Path
+    stage: str
+    name: str
+    cfg: Any
+    module: Any
+    tags: dict[str, Any]
+    upstream: dict[str, Any]  # ref path -> Node, or list[Node] for gathering stages
+    key: str
+    artifact: Artifact | None = None
+    deps: list[Node] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.stage}/{self.artifact.dirname}" if self.artifact else f"{self.stage}/{self.name}"
+
+
+def _tag_name(dotted: str) -> str:
+    return dotted.split(".")[-1]
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class Graph:
+    """Resolves config files (memoised) for one scale."""
+
+    def __init__(self, store: Store, scale: str):
+        self.store, self.scale = store, scale
+        self._cache: dict[Path, list[Node]] = {}
+        self._resolving: set[Path] = set()
+
+    def resolve(self, path: Path) -> list[Node]:
+        path = Path(path).resolve()
+        if path in self._cache:
+            return self._cache[path]
+        if path in self._resolving:
+            raise ConfigError(path, "", "dependency cycle")
+        self._resolving.add(path)
+        try:
+            nodes = self._resolve(path)
+        finally:
+            self._resolving.discard(path)
+        self._cache[path] = nodes
+        return nodes
+
+    def _resolve(self, path: Path) -> list[Node]:
+        raw = load_raw(path, self.scale)
+        data = raw.data
+        stage = data.pop("stage", None)
+        if stage is None:
+            raise ConfigError(path, "stage", f"required key is missing (one of {', '.join(stage_names())})")
+        module = get_stage(stage)
+        if module is None:
+            raise ConfigError(path, "stage", f"unknown stage {stage!r} (one of {', '.join(stage_names())})")
+        name = str(data.pop("name", path.stem))
+        data.pop("description", None)
+        sweep_keys = list(raw.sweep)
+        combos = [dict(zip(sweep_keys, values, strict=True)) for values in itertools.product(*raw.sweep.values())]
+        nodes: list[Node] = []
+        for combo in combos:
+            own = copy.deepcopy(data)
+            for dotted, value in combo.items():
+                set_dotted(own, dotted, value, file=path)
+            cfg = build(module.Config, own, file=path)
+            refs = list(dict.fromkeys(str(ref) for _, ref in refs_of(cfg)))
+            own_tags = {_tag_name(k): v for k, v in combo.items()}
+            if getattr(module, "GATHER", False):
+                upstream = {ref: self.resolve(Path(ref)) for ref in refs}
+                key = compute_key(stage, module.CODE_VERSION, key_view(cfg, {r: "gathered" for r in refs}), {
+                    ref: ",".join(n.key for n in ups) for ref, ups in upstream.items()})
+                node = Node(path, stage, name, cfg, module, own_tags, upstream, key)
+                node.deps = [n for ups in upstream.values() for n in ups]
+                nodes.append(node)
+                continue
+            choices = [self.resolve(Path(ref)) for ref in refs]
+            for picked in itertools.product(*choices):
+                tags = _join_tags([n.tags for n in picked])
+                if tags is None:
+                    continue
+                tags.update(own_tags)
+                node_cfg = cfg
+                if "seed" in tags and "seed" not in own_tags and "seed" in own_fields(module.Config):
+                    seeded = copy.deepcopy(own)
+                    seeded["seed"] = tags["seed"]
+                    node_cfg = build(module.Config, seeded, file=path)
+                upstream = dict(zip(refs, picked, strict=True))
+                key = compute_key(stage, module.CODE_VERSION, key_view(node_cfg, {r: n.key for r, n in upstream.items()}),
+                                  {})
+                suffix = "-".join(f"{k}{_fmt(v)}" for k, v in sorted(tags.items()))
+                node_name = f"{name}-{suffix}" if suffix else name
+                node = Node(path, stage, node_name, node_cfg, module, tags, upstream, key,
+                            artifact=self.store.artifact(stage, node_name, key))
+                node.deps = list(picked)
+                nodes.append(node)
+        if not nodes:
+            raise ConfigError(path, "sweep", "no instance: upstream sweeps share tags with no common value")
+        return nodes
+
+    def plan(self, paths: list[Path]) -> list[Node]:
+        """All instances needed for ``paths``, upstreams first, each once."""
+        order: list[Node] = []
+        seen: set[int] = set()
+
+        def visit(node: Node) -> None:
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            for dep in node.deps:
+                visit(dep)
+            order.append(node)
+
+        for path in paths:
+            for node in self.resolve(path):
+                visit(node)
+        return order
+
+
+def own_fields(cls) -> set[str]:
+    import dataclasses
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _join_tags(tag_sets: list[dict]) -> dict | None:
+    merged: dict = {}
+    for tags in tag_sets:
+        for k, v in tags.items():
+            if k in merged and merged[k] != v:
+                return None
+            merged[k] = v
+    return merged
+
+
+def status(node: Node) -> str:
+    if node.artifact is None:
+        return "always"
+    if node.artifact.done:
+        return "done"
+    ckpt = node.artifact.partial / "checkpoint" / "state.pt"
+    curves = node.artifact.partial / "curves"
+    if ckpt.is_file() or (curves.is_dir() and any(curves.iterdir())):
+        return "partial (resumes)"
+    return "missing"
+
+
+def _resolved_config(node: Node) -> dict:
+    refs = {ref: (n.artifact.relpath if n.artifact else n.name) for ref, n in node.upstream.items()
+            if not isinstance(n, list)}
+    return {"stage": node.stage, "name": node.name, "source": str(node.path), "key": node.key, "tags": node.tags,
+            "upstream": refs, "config": to_plain(node.cfg)}
+
+
+def run_node(node: Node, *, device: str, scale: str, repo_root: Path) -> dict:
+    """Run one instance into its partial directory and commit it; resumes a partial one."""
+    if node.artifact is None:  # gathering stages write outside the store and are cheap
+        inputs = {ref: [(n.artifact, n.tags) for n in ups] for ref, ups in node.upstream.items()}
+        ctx = Context(node.cfg, node.name, repo_root, inputs, node.tags, device, scale, repo_root)
+        return node.module.run(ctx)
+    art = node.artifact
+    lock = art.lock()
+    try:
+        if art.done:
+            return art.read_json("metrics.json")
+        resumed = art.partial.exists()
+        workdir = art.begin()
+        (workdir / "config.yaml").write_text(yaml.safe_dump(_resolved_config(node), sort_keys=False))
+        inputs = {ref: n.artifact for ref, n in node.upstream.items()}
+        ctx = Context(node.cfg, node.name, workdir, inputs, node.tags, device, scale, repo_root)
+        started = time.time()
+        try:
+            summary = node.module.run(ctx)
+        except BaseException:
+            if not resumed and status(node) == "missing":
+                shutil.rmtree(workdir, ignore_errors=True)  # nothing resumable: leave no trace
+            raise
+        meta = {"stage": node.stage, "key": node.key, "scale": scale, "seed": getattr(node.cfg, "seed", None),
+                "tags": node.tags, "wall_seconds": round(time.time() - started, 3), "resumed": resumed,
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": environment(device)}
+        write_json_atomic(workdir / "meta.json", meta)
+        if not (workdir / "metrics.json").is_file():
+            write_json_atomic(workdir / "metrics.json", summary)
+        art.commit()
+        return summary
+    finally:
+        lock.close()
+
+
+def run_nodes(nodes: list[Node], *, device: str, scale: str, repo_root: Path, echo=print) -> None:
+    todo = [n for n in nodes if status(n) != "done"]
+    echo(f"{len(nodes)} stage instances, {len(nodes) - len(todo)} already done, {len(todo)} to run")
+    for i, node in enumerate(todo, 1):
+        echo(f"[{i}/{len(todo)}] {node.label} ({status(node)})")
+        run_node(node, device=device, scale=scale, repo_root=repo_root)
+
+
+def describe(nodes: list[Node]) -> list[str]:
+    return [f"{status(n):>18}  {n.label}" + (f"  {json.dumps(n.tags)}" if n.tags else "") for n in nodes]

@@ -1,0 +1,99 @@
+"""Stage ``figure``: gather stored relearning results into one JSON and draw a paper figure from it.
+
+This stage is never cached in the artifact store: it reads the finished ``relearn`` artifacts
+of every swept instance, writes ``figures/<scale>/<output>.json`` (the only file the plotting
+code reads) and calls the figure's script (``figures/fig5.py``: ``draw(results, out_base)``),
+skipping the drawing when the JSON is unchanged and the outputs exist.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from ..config import Ref, option
+from ..store import write_json_atomic
+from . import Context
+
+NAME = "figure"
+CODE_VERSION = 1
+GATHER = True  # receives every instance of each upstream, not one
+
+
+@dataclass(frozen=True, kw_only=True)
+class Panel:
+    setting: str = option(doc="panel name, e.g. arithmetic")
+    measure: str = option("forget", "evaluation metric the attacker tries to raise (or lower)")
+    measure_label: str = option("forget performance", "axis label")
+    attacker_best: Literal["max", "min"] = option("max", "max for accuracy, min for cross-entropy")
+    robustness_at: Literal["final", "mean"] = option("final", "envelope value at the last step, or its mean")
+    unlearn_only: Ref = option(doc="relearn config attacking the unlearned model")
+    data_filtering: Ref = option(doc="relearn config attacking the data-filtering (oracle) model")
+    undo: Ref = option(doc="relearn config attacking the UNDO students")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    script: str = option(doc="plot script, relative to the repository root")
+    output: str = option(doc="output base name under figures/<scale>/")
+    panels: tuple[Panel, ...] = option(doc="one entry per setting")
+
+
+def gather(ctx: Context) -> dict:
+    """The results JSON: per panel, every relearning run with its role, tags and curves."""
+    cfg: Config = ctx.cfg
+    panels = {}
+    for panel in cfg.panels:
+        runs, reference_steps = [], []
+        for role in ("unlearn_only", "undo", "data_filtering"):
+            for art, tags in ctx.inputs[str(getattr(panel, role))]:
+                res = art.read_json("results.json")
+                curves = {lr: {"step": c["step"], panel.measure: c[panel.measure],
+                               **{k: v for k, v in c.items() if k not in ("step", panel.measure)}}
+                          for lr, c in res["curves"].items()}
+                steps = res.get("model_steps")
+                if role == "data_filtering" and steps is not None:
+                    reference_steps.append(steps)
+                runs.append({"role": role, "alpha": tags.get("alpha"), "beta": tags.get("beta"), "seed": tags.get("seed"),
+                             "compute_steps": steps if role != "unlearn_only" else None,
+                             "artifact": art.relpath, "curves": curves})
+        panels[panel.setting] = {"measure": panel.measure, "measure_label": panel.measure_label,
+                                 "attacker_best": panel.attacker_best, "robustness_at": panel.robustness_at,
+                                 "reference_steps": max(reference_steps) if reference_steps else None, "runs": runs}
+    return {"figure": cfg.output, "scale": ctx.scale, "panels": panels}
+
+
+def load_script(path: Path):
+    spec = importlib.util.spec_from_file_location(f"undo_figure_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"figure script not found: {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def draw(script: Path, results_path: Path) -> list[Path]:
+    """Redraw a figure from its stored results JSON (no training)."""
+    results = json.loads(results_path.read_text())
+    return load_script(script).draw(results, results_path.with_suffix(""))
+
+
+def run(ctx: Context) -> dict:
+    cfg: Config = ctx.cfg
+    out_dir = ctx.repo_root / "figures" / ctx.scale
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_path = out_dir / f"{cfg.output}.json"
+    results = gather(ctx)
+    outputs = [out_dir / f"{cfg.output}.{ext}" for ext in ("png", "pdf")]
+    if results_path.is_file() and all(p.is_file() for p in outputs):
+        old = json.loads(results_path.read_text())
+        if {k: v for k, v in old.items() if k != "created"} == results:
+            return {"outputs": [str(p) for p in outputs], "redrawn": False}
+    write_json_atomic(results_path, {**results, "created": datetime.now(UTC).isoformat(timespec="seconds")})
+    written = draw(ctx.repo_root / cfg.script, results_path)
+    print(f"[{ctx.name}] wrote {', '.join(str(p) for p in written)}", flush=True)
+    return {"outputs": [str(p) for p in written], "redrawn": True}

@@ -1,0 +1,115 @@
+"""Content-addressed artifact store.
+
+Each stage instance writes into ``<root>/<stage>/<name>-<key12>/``, where the key is a sha256
+over the results-relevant part of its resolved config, the keys of its upstream artifacts and the
+stage's ``CODE_VERSION``. Work happens in ``<root>/<stage>/.partial/<name>-<key12>/`` (where
+checkpoints live, so an interrupted stage resumes) and the directory is renamed into place only
+after a ``DONE`` marker is written: a complete stage is never recomputed, a partial one is never
+taken as complete.
+
+Usage::
+
+    store = Store(Path("artifacts"))
+    art = store.artifact("pretrain", "arith-reference", key)
+    if not art.done: ...
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+DONE = "DONE"
+
+
+def compute_key(stage: str, code_version: int, config_view: dict, upstream_keys: dict[str, str]) -> str:
+    """sha256 over canonical JSON (sorted keys, fixed float formatting already applied by the caller)."""
+    payload = {"stage": stage, "code_version": code_version, "config": config_view, "upstream": upstream_keys}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    """Where one stage instance lives in the store."""
+
+    root: Path
+    stage: str
+    name: str
+    key: str
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.name}-{self.key[:12]}"
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.stage / self.dirname
+
+    @property
+    def partial(self) -> Path:
+        return self.root / self.stage / ".partial" / self.dirname
+
+    @property
+    def done(self) -> bool:
+        return (self.path / DONE).is_file()
+
+    @property
+    def relpath(self) -> str:
+        return f"{self.stage}/{self.dirname}"
+
+    def begin(self) -> Path:
+        """Create (or reopen, to resume) the partial directory and return it."""
+        self.partial.mkdir(parents=True, exist_ok=True)
+        return self.partial
+
+    def lock(self):
+        """An exclusive lock so two processes never work on the same stage at once."""
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.partial.parent / f"{self.dirname}.lock", "w")  # noqa: SIM115 - held until commit
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RuntimeError(f"{self.relpath} is being computed by another process") from None
+        return handle
+
+    def commit(self) -> None:
+        """Mark complete and move into place atomically; checkpoints are dropped first."""
+        shutil.rmtree(self.partial / "checkpoint", ignore_errors=True)
+        (self.partial / DONE).write_text("ok\n")
+        if self.path.exists():  # a stale incomplete directory (never produced by this code) is replaced
+            shutil.rmtree(self.path)
+        os.replace(self.partial, self.path)
+
+    def read_json(self, name: str):
+        return json.loads((self.path / name).read_text())
+
+
+class Store:
+    """The artifact root (``UNDO_ARTIFACTS`` or ``./artifacts``)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def artifact(self, stage: str, name: str, key: str) -> Artifact:
+        return Artifact(root=self.root, stage=stage, name=name, key=key)
+
+    def list(self) -> list[Path]:
+        """Completed artifacts, sorted."""
+        return sorted(p.parent for p in self.root.glob(f"*/*/{DONE}"))
+
+    def partials(self) -> list[Path]:
+        return sorted(p for p in self.root.glob("*/.partial/*") if p.is_dir())
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON through a temporary file so a crash never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,68 @@
+"""Tokenizers: Gemma-2's from the hub at paper scale, a small byte-level BPE trained locally otherwise.
+
+The local tokenizer keeps Gemma-2's conventions that matter here: ids 0/1/2 are
+``<pad>/<eos>/<bos>``, digits are split into single tokens (so arithmetic is tokenized the way
+Gemma-2 tokenizes it), and any UTF-8 text round-trips (byte-level alphabet). It is saved with
+``save_pretrained`` and reloads with ``AutoTokenizer.from_pretrained``.
+
+Usage::
+
+    tok = train_bpe(documents, vocab_size=1024)
+    tok = load_tokenizer("google/gemma-2-2b")   # paper scale, needs the hub
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>"]
+
+
+def _pre_tokenizer():
+    return pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+
+
+def _wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                                   padding_side="left")
+
+
+def train_bpe(documents: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Byte-level BPE with single-digit tokens; deterministic for the same documents."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = _pre_tokenizer()
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(documents, trainer=trainer)
+    return _wrap(tok)
+
+
+def byte_tokenizer() -> PreTrainedTokenizerFast:
+    """259 tokens: the three specials and one per byte."""
+    vocab = {s: i for i, s in enumerate(SPECIAL_TOKENS)}
+    for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        vocab[ch] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    return _wrap(tok)
+
+
+def load_tokenizer(name_or_path: str | Path):
+    """A saved tokenizer directory, or a hub id (fails fast with a clear message when offline)."""
+    local = Path(name_or_path)
+    if not local.exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise RuntimeError(f"tokenizer {name_or_path!r} is not a local directory and HF_HUB_OFFLINE=1; "
+                           "download it on a machine with hub access (huggingface-cli download) or use a local path")
+    tok = AutoTokenizer.from_pretrained(str(name_or_path))
+    tok.padding_side = "left"
+    return tok
