@@ -317,10 +317,14 @@ def _check_bounds(min_chars: int, max_chars: int) -> None:
 # --------------------------------------------------------------------------------------------------
 
 # Lines that END the licence header (everything up to and including them goes).
-_HEADER_END_LINE = re.compile(
-    r"^[ \t]*\*{3}[ \t]*START[ \t]+OF[ \t]+(?:THE|THIS)[ \t]+PROJECT[ \t]+GUTENBERG.*$"  # 2000s-2020s
-    r"|^[ \t]*\*[ \t]*END\*?[ \t]*THE[ \t]+SMALL[ \t]+PRINT.*$",  # 1990s: *END*THE SMALL PRINT! ... *END*
-    re.IGNORECASE | re.MULTILINE,
+_START_OF_EBOOK_LINE = re.compile(  # 2000s-2020s: "*** START OF THIS PROJECT GUTENBERG EBOOK HAMLET ***"
+    r"^[ \t]*\*{3}[ \t]*START[ \t]+OF[ \t]+(?:THE|THIS)[ \t]+PROJECT[ \t]+GUTENBERG.*$", re.IGNORECASE | re.MULTILINE
+)
+_SMALL_PRINT_END_LINE = re.compile(  # 1990s: "*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver.04.29.93*END*"
+    r"^[ \t]*\*[ \t]*END\*?[ \t]*THE[ \t]+SMALL[ \t]+PRINT.*$", re.IGNORECASE | re.MULTILINE
+)
+_SMALL_PRINT_START_LINE = re.compile(  # "***START**THE SMALL PRINT!**FOR PUBLIC DOMAIN ETEXTS**START***"
+    r"^[ \t]*\*+[ \t]*START\**[ \t]*THE[ \t]+SMALL[ \t]+PRINT.*$", re.IGNORECASE | re.MULTILINE
 )
 # Lines that START the licence footer (they and everything after them go).
 _FOOTER_START_LINE = re.compile(
@@ -362,13 +366,19 @@ def strip_gutenberg_boilerplate(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     text = _WORLD_LIBRARY_BLOCK.sub("", text)
 
-    # Header: the last header-end marker in the first half of the file (a "*END*THE SMALL PRINT"
-    # line further down belongs to a small print that follows the text and is handled as footer).
+    # Header: up to the "*** START OF ..." line, or else up to the end of a small print that precedes the text.
     start = 0
     lowered = text.lower()
-    if "start of" in lowered or "small print" in lowered:
-        for m in _HEADER_END_LINE.finditer(text):
-            if m.start() <= len(text) // 2:
+    if "start of" in lowered:
+        for m in _START_OF_EBOOK_LINE.finditer(text):
+            start = max(start, m.end())
+    if start == 0 and "small print" in lowered:
+        # The 1990s small print sits either before the text (a header) or after it (a footer): it is
+        # the header when more text follows its end than precedes its start.
+        for m in _SMALL_PRINT_END_LINE.finditer(text):
+            opening = [o.start() for o in _SMALL_PRINT_START_LINE.finditer(text, 0, m.start())]
+            before = opening[-1] if opening else m.start()
+            if len(text) - m.end() > before:
                 start = m.end()
     end = len(text)
     for m in _FOOTER_START_LINE.finditer(text, start):
