@@ -42,6 +42,7 @@ quiet_pip() {
 
 want="$(cat "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [[ "${FORCE:-0}" != 1 && -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+    touch "$STAMP" # newer than its inputs again, for make's timestamp check
     say "$VENV is up to date with $LOCK"
     exit 0
 fi
