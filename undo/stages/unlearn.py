@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ConfigError, Ref, build, option
-from ..losses import cross_entropy  # noqa: F401  (re-exported for method authors)
 from ..models import load_model, save_model
 from ..train import Batches, OptimConfig, train
 from ..unlearn import REGISTRY, get_method
