@@ -49,3 +49,11 @@ def test_fig5_smoke_end_to_end_then_nothing_to_do(workspace):
     assert second.exit_code == 0, second.output
     assert "to run" in second.output and " 1 to run" in second.output  # only the (cheap) figure step
     assert "wrote" not in second.output  # results unchanged: nothing redrawn
+
+    # `undo figure` redraws from the stored JSON alone, and refuses a config that is not a figure
+    (workspace / "figures" / "smoke" / "fig5.png").unlink()
+    redraw = CliRunner().invoke(cli, ["--artifacts-dir", "artifacts", "figure", "reproduce/fig5.yaml", "--scale", "smoke"])
+    assert redraw.exit_code == 0, redraw.output
+    assert (workspace / "figures" / "smoke" / "fig5.png").stat().st_size > 0
+    wrong = CliRunner().invoke(cli, ["figure", "reproduce/arithmetic/noise.yaml", "--scale", "smoke"])
+    assert wrong.exit_code == 2 and "noise.yaml: stage: is not a figure config" in wrong.output

@@ -147,20 +147,20 @@ for _stage in STAGE_HELP:
 @pass_env
 def figure(env: Env, configs, scale):
     """Redraw figures from their stored results JSON (figures/<scale>/), without training."""
-    from .config import build, load_raw
+    from .pipeline import Graph
     from .stages import figure as figure_stage
+    from .store import Store
 
+    graph = Graph(Store(env.artifacts), scale)
     for path in configs:
         try:
-            raw = load_raw(path, scale)
-            if raw.data.pop("stage", None) != "figure":
-                raise ConfigError(path, "stage", "is not a figure config")
-            raw.data.pop("name", None)
-            raw.data.pop("description", None)
-            cfg = build(figure_stage.Config, raw.data, file=path)
+            node = graph.resolve(path)[0]
         except ConfigError as err:
             _fail(str(err))
             return
+        if node.stage != "figure":
+            _fail(f"{path}: stage: is not a figure config")
+        cfg = node.cfg
         results = Path("figures") / scale / f"{cfg.output}.json"
         if not results.is_file():
             _fail(f"{results}: no stored results; run `undo run {path} --scale {scale}` first")
