@@ -37,4 +37,4 @@ def get_method(name: str):
     return REGISTRY[name]
 
 
-from . import graddiff, maxent, repnoise, rmu, undial  # noqa: E402,F401  (each registers itself)
+from . import graddiff, maxent, repnoise, rmu, sam, undial  # noqa: E402,F401  (each registers itself)
