@@ -114,3 +114,18 @@ def test_cli_rejects_bad_config_fast_and_writes_nothing(tmp_path):
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and "bad.yaml" in lines[0] and f": {key}:" in lines[0]
         assert not (tmp_path / "artifacts").exists()
+
+
+def test_mapping_of_refs_resolves_keys_and_plain_form(tmp_path):
+    """A ``dict[str, Ref]`` field (the figure stage's ``series``): paths resolve, keys see upstream keys."""
+    from undo.config import key_view, refs_of, to_plain
+    from undo.stages import figure as figure_stage
+
+    write(tmp_path / "a.yaml", ROOT)
+    write(tmp_path / "b.yaml", ROOT)
+    cfg = build(figure_stage.Config, {"script": "s.py", "output": "o", "series": {"x/a": "a.yaml", "x/b": "b.yaml"}},
+                file=tmp_path / "fig.yaml")
+    assert refs_of(cfg) == [("series.x/a", str(tmp_path / "a.yaml")), ("series.x/b", str(tmp_path / "b.yaml"))]
+    view = key_view(cfg, {str(tmp_path / "a.yaml"): "KA", str(tmp_path / "b.yaml"): "KB"})
+    assert view["series"] == {"x/a": {"upstream": "KA"}, "x/b": {"upstream": "KB"}}
+    assert to_plain(cfg)["series"] == {"x/a": str(tmp_path / "a.yaml"), "x/b": str(tmp_path / "b.yaml")}

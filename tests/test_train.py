@@ -78,3 +78,31 @@ def test_resume_gives_identical_weights_and_history(tmp_path, tiny_model, monkey
     assert drop_marker(resumed.history) == drop_marker(straight.history)
     for (name, a), (_, b) in zip(straight_model.state_dict().items(), resumed_model.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_step_fn_sees_the_steps_micro_batches_and_replaces_the_backward(tiny_model):
+    """A step_fn doing plain accumulation gives the default loop's weights and history."""
+    import copy
+    tokens = np.random.default_rng(1).integers(3, 300, size=(32, 12)).astype(np.int32)
+    cfg = OptimConfig(lr=1e-3, batch_size=2, grad_accum=3, max_steps=2)
+    default_model, custom_model = copy.deepcopy(tiny_model), copy.deepcopy(tiny_model)
+    seen = []
+
+    def step_fn(micro_batches):
+        seen.append(len(micro_batches))
+        total = 0.0
+        for batch in micro_batches:
+            loss = cross_entropy(custom_model(input_ids=batch).logits, batch)
+            (loss / len(micro_batches)).backward()
+            total += loss.item() / len(micro_batches)
+        return total, {}
+
+    def run(model, **kw):
+        return train(model, lambda b: (cross_entropy(model(input_ids=b).logits, b), {}), Batches(tokens, 2, 0), cfg,
+                     total_steps=2, seed=0, workdir=None, log_every=1, **kw)
+
+    plain, custom = run(default_model), run(custom_model, step_fn=step_fn)
+    assert seen == [3, 3]
+    assert [r["train/loss"] for r in plain.history] == pytest.approx([r["train/loss"] for r in custom.history])
+    for (name, a), b in zip(default_model.state_dict().items(), custom_model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name

@@ -146,12 +146,16 @@ for _stage in STAGE_HELP:
 @scale_option
 @pass_env
 def figure(env: Env, configs, scale):
-    """Redraw figures from their stored results JSON (figures/<scale>/), without training."""
+    """Redraw figures from their stored results JSON (figures/<scale>/), without training.
+
+    Figures without stored results are skipped with a note; it is an error only when none has any.
+    """
     from .pipeline import Graph
     from .stages import figure as figure_stage
     from .store import Store
 
     graph = Graph(Store(env.artifacts), scale)
+    missing = []
     for path in configs:
         try:
             node = graph.resolve(path)[0]
@@ -163,9 +167,14 @@ def figure(env: Env, configs, scale):
         cfg = node.cfg
         results = Path("figures") / scale / f"{cfg.output}.json"
         if not results.is_file():
-            _fail(f"{results}: no stored results; run `undo run {path} --scale {scale}` first")
+            missing.append(f"{results}: no stored results; run `undo run {path} --scale {scale}` first")
+            continue
         for out in figure_stage.draw(Path(cfg.script), results):
             click.echo(out)
+    if len(missing) == len(configs):
+        _fail(missing[0])
+    for note in missing:
+        click.echo(f"skipped {note}", err=True)
 
 
 @cli.group()

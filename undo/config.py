@@ -161,7 +161,8 @@ def _type_name(tp: Any) -> str:
     if origin in (list, tuple):
         return f"list of {_type_name(typing.get_args(tp)[0])}"
     if origin is dict:
-        return "mapping"
+        value_tp = typing.get_args(tp)[1]
+        return "mapping" if value_tp is Any else f"mapping of names to {_type_name(value_tp)}"
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
     return getattr(tp, "__name__", str(tp))
@@ -194,7 +195,7 @@ def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
         return tuple(items)
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(file, key, f"expected a mapping, got {value!r}")
+            raise ConfigError(file, key, f"expected a {_type_name(tp)}, got {value!r}")
         _, val_tp = typing.get_args(tp)
         return {str(k): _coerce(val_tp, v, file=file, key=f"{key}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):

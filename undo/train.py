@@ -140,12 +140,16 @@ def train(
     desc: str = "train",
     checkpoint: bool = True,
     log_every: int = 10,
+    step_fn: Callable[[list], tuple[float, dict]] | None = None,
 ) -> TrainResult:
     """Run ``total_steps`` optimizer steps (fewer if ``should_stop`` says so after an evaluation).
 
     ``batch_fn(i)`` returns micro-batch ``i`` (global index step*grad_accum + micro) and
     ``loss_fn(batch)`` returns (loss, scalar logs). ``eval_fn(step)`` returns metrics, run at
-    step 0, every ``eval_every`` steps and at the end.
+    step 0, every ``eval_every`` steps and at the end. ``step_fn(micro_batches)``, if given,
+    replaces the per-micro-batch backward for updates that need the whole step at once (SAM): it
+    gets the step's ``grad_accum`` micro-batches, accumulates the gradient of their mean loss into
+    ``.grad`` and returns (mean loss, logs); clipping and the optimizer step stay here.
     """
     start_time = time.time()
     torch.manual_seed(seed)
@@ -180,13 +184,16 @@ def train(
     bar = tqdm(total=total_steps, initial=step, desc=desc, unit="step", dynamic_ncols=True, mininterval=1.0,
                disable=os.environ.get("UNDO_PROGRESS", "1") == "0")
     while not stopped and step < total_steps:
-        loss_sum, logs = 0.0, {}
-        for micro in range(cfg.grad_accum):
-            loss, micro_logs = loss_fn(batch_fn(step * cfg.grad_accum + micro))
-            (loss / cfg.grad_accum).backward()
-            loss_sum += loss.item() / cfg.grad_accum
-            for k, v in micro_logs.items():
-                logs[k] = logs.get(k, 0.0) + float(v) / cfg.grad_accum
+        if step_fn is not None:
+            loss_sum, logs = step_fn([batch_fn(step * cfg.grad_accum + micro) for micro in range(cfg.grad_accum)])
+        else:
+            loss_sum, logs = 0.0, {}
+            for micro in range(cfg.grad_accum):
+                loss, micro_logs = loss_fn(batch_fn(step * cfg.grad_accum + micro))
+                (loss / cfg.grad_accum).backward()
+                loss_sum += loss.item() / cfg.grad_accum
+                for k, v in micro_logs.items():
+                    logs[k] = logs.get(k, 0.0) + float(v) / cfg.grad_accum
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         lr = scheduler.get_last_lr()[0]

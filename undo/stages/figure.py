@@ -1,9 +1,18 @@
-"""Stage ``figure``: gather stored relearning results into one JSON and draw a paper figure from it.
+"""Stage ``figure``: gather stored results into one JSON and draw a paper figure from it.
 
-This stage is never cached in the artifact store: it reads the finished ``relearn`` artifacts
-of every swept instance, writes ``figures/<scale>/<output>.json`` (the only file the plotting
-code reads) and calls the figure's script (``figures/fig5.py``: ``draw(results, out_base)``),
+This stage is never cached in the artifact store: it reads the finished artifacts of every swept
+instance of its upstreams, writes ``figures/<scale>/<output>.json`` (the only file the plotting
+code reads) and calls the figure's script (``figures/figN.py``: ``draw(results, out_base)``),
 skipping the drawing when the JSON is unchanged and the outputs exist.
+
+Two ways to name the upstreams, usable together:
+
+- ``panels`` (Figure 5): relearning runs in the roles unlearn-only / UNDO / data filtering, gathered
+  into ``results["panels"]`` with their relearning curves.
+- ``series`` (any stage, e.g. Figure 3's unlearning sweeps): a mapping name -> config file; every
+  instance lands in ``results["series"][name]`` with its tags (lr, alpha, seed...), its
+  ``metrics.json`` summary and its ``metrics.jsonl`` history. ``options`` is passed through to the
+  script as ``results["options"]`` (labels, metric directions), so the script needs nothing else.
 """
 
 from __future__ import annotations
@@ -13,10 +22,10 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..config import Ref, option
-from ..store import write_json_atomic
+from ..store import Artifact, write_json_atomic
 from . import Context
 
 NAME = "figure"
@@ -40,11 +49,39 @@ class Panel:
 class Config:
     script: str = option(doc="plot script, relative to the repository root")
     output: str = option(doc="output base name under figures/<scale>/")
-    panels: tuple[Panel, ...] = option(doc="one entry per setting")
+    panels: tuple[Panel, ...] = option((), "Figure 5 style: one entry per setting")
+    series: dict[str, Ref] = option(default_factory=dict, doc="name -> config whose instances are gathered as is")
+    options: dict[str, Any] = option(default_factory=dict, doc="passed to the figure script as results['options']")
+
+    def validate(self) -> None:
+        if not self.panels and not self.series:
+            raise ValueError("series: a figure needs `panels` or `series` (name -> config file)")
 
 
 def gather(ctx: Context) -> dict:
-    """The results JSON: per panel, every relearning run with its role, tags and curves."""
+    """The results JSON: ``panels`` (Figure 5 schema, unchanged) and, when configured, ``series``/``options``."""
+    cfg: Config = ctx.cfg
+    results = {"figure": cfg.output, "scale": ctx.scale}
+    if cfg.panels:
+        results["panels"] = gather_panels(ctx)
+    if cfg.series:
+        results["series"] = {name: [instance_record(art, tags) for art, tags in ctx.inputs[str(ref)]]
+                             for name, ref in cfg.series.items()}
+        results["options"] = cfg.options
+    return results
+
+
+def instance_record(art: Artifact, tags: dict) -> dict:
+    """One gathered instance: where it lives, its sweep tags, summary metrics and metric history."""
+    history = []
+    if (art.path / "metrics.jsonl").is_file():
+        with open(art.path / "metrics.jsonl", encoding="utf-8") as fh:
+            history = [json.loads(line) for line in fh if line.strip()]
+    return {"artifact": art.relpath, "tags": dict(tags), "summary": art.read_json("metrics.json"), "history": history}
+
+
+def gather_panels(ctx: Context) -> dict:
+    """Per panel, every relearning run with its role, tags and curves (Figure 5)."""
     cfg: Config = ctx.cfg
     panels = {}
     for panel in cfg.panels:
@@ -64,7 +101,7 @@ def gather(ctx: Context) -> dict:
         panels[panel.setting] = {"measure": panel.measure, "measure_label": panel.measure_label,
                                  "attacker_best": panel.attacker_best, "robustness_at": panel.robustness_at,
                                  "reference_steps": max(reference_steps) if reference_steps else None, "runs": runs}
-    return {"figure": cfg.output, "scale": ctx.scale, "panels": panels}
+    return panels
 
 
 def load_script(path: Path):

@@ -2,12 +2,20 @@
 
 A method is a class with ``Config`` (its hyperparameters, a frozen dataclass) and
 ``loss(model, forget, retain) -> (loss, logs)`` over one micro-batch of forget and retain token
-windows. ``setup(model)`` may freeze parameters or keep a frozen copy. Adding a method is
-one new module that calls :func:`register`.
+windows (each a :class:`~undo.unlearn.common.Batch` with masks, or a bare [B, T] id tensor).
+``setup(model)`` may freeze parameters or keep a frozen copy of the original model. A method whose
+update needs a whole optimizer step (SAM) also has ``step(model, micro_batches) -> (loss, logs)``,
+which accumulates the step's gradient itself. Adding a method is one new module that calls
+:func:`register`. Every method works on any Hugging Face causal LM.
+
+Methods: ``graddiff``, ``maxent``, ``rmu`` (Section 4, Table 5), ``sam`` (wraps a base method),
+``repnoise`` and ``undial`` (Section 6 baselines, App. D.1).
 
 Usage::
 
     method = get_method("maxent")(MaxEntConfig(retain_weight=1.0))
+    method.setup(model)
+    loss, logs = method.loss(model, forget_ids, retain_ids)
 """
 
 from __future__ import annotations
@@ -29,4 +37,4 @@ def get_method(name: str):
     return REGISTRY[name]
 
 
-from . import maxent  # noqa: E402,F401  (registers itself)
+from . import graddiff, maxent, repnoise, rmu, sam, undial  # noqa: E402,F401  (each registers itself)

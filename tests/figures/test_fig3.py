@@ -1,0 +1,98 @@
+"""figures/fig3.py on synthetic sweeps whose selection is known: the App. B.1 arithmetic numbers."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+FIG3 = Path(__file__).resolve().parents[2] / "figures" / "fig3.py"
+
+# App. B.1, arithmetic (accuracy): (lr, final retain, final forget); initial retain 0.875, forget 0.8675
+B1 = {
+    "graddiff": [(6e-6, 0.9125, 0.8375), (7e-6, 0.9075, 0.8325), (8e-6, 0.815, 0.015), (9e-6, 0.74, 0.0),
+                 (1e-5, 0.7475, 0.0), (2e-5, 0.1825, 0.0), (3e-5, 0.8025, 0.28), (4e-5, 0.79, 0.1775)],
+    "maxent": [(6e-5, 0.86, 0.1275), (7e-5, 0.83, 0.0525), (8e-5, 0.8075, 0.0175), (9e-5, 0.795, 0.0125)],
+    "rmu": [(6e-6, 0.7575, 0.2275), (8e-6, 0.615, 0.0675), (1e-5, 0.4425, 0.025)],
+}
+# App. B.1, language MaxEnt (cross-entropy, lower is better): initial retain 4.9359, forget 3.4672
+LANG_MAXENT = [(1e-5, 4.9439, 11.3281), (3e-5, 4.942, 11.9844), (8e-5, 4.9895, 12.3808)]
+
+
+@pytest.fixture(scope="module")
+def fig3():
+    spec = importlib.util.spec_from_file_location("fig3", FIG3)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _instance(lr, retain0, forget0, retain1, forget1, steps=10):
+    """What the figure stage gathers from one unlearn artifact: tags, summary and history (linear curves)."""
+    history = []
+    for step in range(0, steps + 1, 5):
+        t = step / steps
+        history.append({"step": step, "eval/retain": retain0 + t * (retain1 - retain0),
+                        "eval/forget": forget0 + t * (forget1 - forget0)})
+        if step:
+            history.append({"step": step, "train/loss": 1.0, "train/lr": lr})
+    return {"artifact": f"unlearn/x-lr{lr:g}-abc", "tags": {"lr": lr},
+            "summary": {"eval_initial": {"retain": retain0, "forget": forget0},
+                        "eval": {"retain": retain1, "forget": forget1}}, "history": history}
+
+
+def results():
+    series = {"language/maxent": [_instance(lr, 4.9359, 3.4672, r, f) for lr, r, f in LANG_MAXENT]}
+    for method, rows in B1.items():
+        series[f"arithmetic/{method}"] = [_instance(lr, 0.875, 0.8675, r, f) for lr, r, f in rows]
+    return {"figure": "fig3", "scale": "paper", "created": "2026-11-23T10:00:00Z", "series": series,
+            "options": {"tolerance": 0.1, "settings": {
+                "arithmetic": {"higher_is_better": True, "retain": "Add/Sub accuracy", "forget": "Mul/Div accuracy"},
+                "language": {"higher_is_better": False, "retain": "English CE", "forget": "Korean CE"}}}}
+
+
+def test_selection_matches_the_papers_bold_choices(fig3):
+    chosen = {s["name"]: s["chosen"] for s in fig3.sweeps(results())}
+    assert chosen == {"arithmetic/graddiff": 8e-6, "arithmetic/maxent": 9e-5, "arithmetic/rmu": None,
+                      "language/maxent": 8e-5}
+
+
+def test_draw_writes_figure_and_b1_tables(fig3, tmp_path):
+    paths = fig3.draw(results(), tmp_path / "out" / "fig3")
+    assert sorted(p.name for p in paths) == ["fig3.md", "fig3.pdf", "fig3.png", "fig3.tex"]
+    assert all(p.stat().st_size > 0 for p in paths)
+    md = (tmp_path / "out" / "fig3.md").read_text()
+    assert "## MaxEnt (Arithmetic, accuracy; retain: Add/Sub accuracy, forget: Mul/Div accuracy)" in md
+    assert "| **9e-5** | **0.8750 → 0.7950** | **0.8675 → 0.0125** | yes | **selected** |" in md
+    assert "| 2e-5 | 0.8750 → 0.1825 | 0.8675 → 0.0000 | no |  |" in md  # GradDiff: forgot all, kept too little
+    assert "Selected: lr 8e-6 (rule: retain within 10% of its initial value, then the lowest final forget" in md
+    assert "Selected: lr 8e-5 (rule: retain within 10% of its initial value, then the highest final forget" in md
+    assert "none selected" in md and md.count("**selected**") == 3  # RMU: nothing within 10%
+    tex = (tmp_path / "out" / "fig3.tex").read_text()
+    assert r"\textbf{9e-5} & \textbf{0.8750 $\to$ 0.7950}" in tex and tex.count(r"\begin{table}") == 4
+    assert r"\label{tab:b1-arithmetic-rmu}" in tex and "10\\%" in tex
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_main_reads_the_json(fig3, tmp_path):
+    src = tmp_path / "fig3.json"
+    res = results()
+    del res["series"]["language/maxent"]
+    src.write_text(json.dumps(res))
+    fig3.main([str(src), str(tmp_path / "fig3")])
+    assert (tmp_path / "fig3.png").stat().st_size > 0 and (tmp_path / "fig3.tex").stat().st_size > 0
+
+
+def test_paper_lr_notation(fig3):
+    assert [fig3.fmt_lr(x) for x in (9e-5, 1e-4, 1.5e-3, 0.01)] == ["9e-5", "1e-4", "1.5e-3", "1e-2"]
+
+
+def test_runs_without_lr_tag_or_evaluation_are_refused(fig3):
+    res = results()
+    res["series"]["arithmetic/maxent"][0]["tags"] = {}
+    with pytest.raises(ValueError, match="no `lr` tag"):
+        fig3.sweeps(res)
+    res = results()
+    res["series"]["arithmetic/maxent"][0]["summary"] = {}
+    with pytest.raises(ValueError, match="no retain/forget evaluation"):
+        fig3.sweeps(res)

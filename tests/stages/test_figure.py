@@ -1,0 +1,101 @@
+"""Stage ``figure``: gathering any stage's instances (``series``) next to Figure 5's ``panels``."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from undo.config import ConfigError, build, refs_of
+from undo.pipeline import Graph
+from undo.stages import Context
+from undo.stages import figure as stage
+from undo.store import Store, write_json_atomic
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _artifact(store, stage_name, name, files):
+    """A finished artifact holding ``files`` (name -> JSON data, or a list of rows for .jsonl)."""
+    art = store.artifact(stage_name, name, "ab" * 32)
+    work = art.begin()
+    for fname, data in files.items():
+        if fname.endswith(".jsonl"):
+            (work / fname).write_text("".join(json.dumps(row) + "\n" for row in data))
+        else:
+            write_json_atomic(work / fname, data)
+    art.commit()
+    return art
+
+
+@pytest.fixture
+def configs(tmp_path):
+    for name in ("sweep.yaml", "uo.yaml", "df.yaml", "undo.yaml"):
+        (tmp_path / name).write_text("")
+    return tmp_path
+
+
+def test_series_gathers_tags_summary_and_history(configs):
+    cfg = build(stage.Config, {"script": "f.py", "output": "figX", "series": {"arithmetic/maxent": "sweep.yaml"},
+                               "options": {"settings": {"arithmetic": {"higher_is_better": True}}}},
+                file=configs / "fig.yaml")
+    store = Store(configs / "artifacts")
+    history = [{"step": 0, "eval/retain": 0.9, "eval/forget": 0.8}, {"step": 1, "train/loss": 2.0},
+               {"step": 1, "eval/retain": 0.85, "eval/forget": 0.1}]
+    arts = [_artifact(store, "unlearn", f"m-lr{lr:g}", {"metrics.json": {"eval": {"retain": lr}},
+                                                        "metrics.jsonl": history}) for lr in (1e-3, 1e-2)]
+    ref = str(cfg.series["arithmetic/maxent"])
+    ctx = Context(cfg, "figX", configs, {ref: [(arts[0], {"lr": 1e-3}), (arts[1], {"lr": 1e-2})]}, scale="mini")
+    results = stage.gather(ctx)
+    assert list(results) == ["figure", "scale", "series", "options"] and results["scale"] == "mini"
+    runs = results["series"]["arithmetic/maxent"]
+    assert [r["tags"] for r in runs] == [{"lr": 1e-3}, {"lr": 1e-2}]
+    assert runs[1]["summary"] == {"eval": {"retain": 1e-2}} and runs[0]["history"] == history
+    assert runs[0]["artifact"] == "unlearn/m-lr0.001-" + "ab" * 6
+    assert results["options"] == {"settings": {"arithmetic": {"higher_is_better": True}}}
+    json.dumps(results)  # the results file is plain JSON
+
+
+def test_panels_only_keeps_the_figure5_schema(configs):
+    cfg = build(stage.Config, {"script": "f.py", "output": "fig5", "panels": [
+        {"setting": "arithmetic", "unlearn_only": "uo.yaml", "data_filtering": "df.yaml", "undo": "undo.yaml"}]},
+        file=configs / "fig.yaml")
+    store = Store(configs / "artifacts")
+    res = {"curves": {"0.001": {"step": [0, 5], "forget": [0.1, 0.5]}}, "model_steps": 100}
+    art = _artifact(store, "relearn", "r", {"results.json": res})
+    panel = cfg.panels[0]
+    ctx = Context(cfg, "fig5", configs, {str(panel.unlearn_only): [(art, {"seed": 0})],
+                                         str(panel.data_filtering): [(art, {"seed": 0})],
+                                         str(panel.undo): [(art, {"seed": 0, "alpha": 0.5, "beta": 0.1})]})
+    results = stage.gather(ctx)
+    assert list(results) == ["figure", "scale", "panels"]  # no series/options keys for Figure 5
+    runs = results["panels"]["arithmetic"]["runs"]
+    assert [r["role"] for r in runs] == ["unlearn_only", "undo", "data_filtering"]
+    assert runs[1]["alpha"] == 0.5 and results["panels"]["arithmetic"]["reference_steps"] == 100
+
+
+def test_series_config_errors_name_the_key(configs):
+    def make(body):
+        return build(stage.Config, {"script": "f.py", "output": "o", **body}, file=configs / "fig.yaml")
+
+    with pytest.raises(ConfigError, match=r"fig.yaml: series: a figure needs `panels` or `series`"):
+        make({})
+    with pytest.raises(ConfigError, match=r"fig.yaml: series.a/b: upstream config not found: nope.yaml"):
+        make({"series": {"a/b": "nope.yaml"}})
+    with pytest.raises(ConfigError, match=r"series: expected a mapping of names to path to a config file"):
+        make({"series": ["sweep.yaml"]})
+    cfg = make({"series": {"a/x": "sweep.yaml", "b/y": "uo.yaml"}})
+    assert [(path, Path(ref).name) for path, ref in refs_of(cfg)] == [("series.a/x", "sweep.yaml"),
+                                                                      ("series.b/y", "uo.yaml")]
+
+
+def test_fig3_gathers_every_learning_rate_of_every_method(tmp_path):
+    for scale, per_method in (("smoke", 2), ("mini", 4), ("paper", 8)):
+        nodes = Graph(Store(tmp_path), scale).plan([REPO / "reproduce" / "fig3.yaml"])
+        fig = nodes[-1]
+        assert fig.stage == "figure" and fig.artifact is None
+        assert list(fig.cfg.series) == ["arithmetic/graddiff", "arithmetic/maxent", "arithmetic/rmu"]
+        for ref in fig.cfg.series.values():
+            ups = fig.upstream[str(ref)]
+            assert len(ups) == per_method and all(set(n.tags) == {"lr"} and n.cfg.eval_every > 0 for n in ups)
+            assert sorted(n.cfg.optim.lr for n in ups) == sorted(n.tags["lr"] for n in ups)
+        assert len({n.key for n in nodes}) == len(nodes)

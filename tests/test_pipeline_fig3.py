@@ -1,0 +1,54 @@
+"""End to end at smoke scale: `undo run reproduce/fig3.yaml --scale smoke` through the CLI, then a redraw."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from undo.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "reproduce", tmp_path / "reproduce")
+    (tmp_path / "figures").mkdir()
+    shutil.copy(REPO / "figures" / "fig3.py", tmp_path / "figures" / "fig3.py")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_fig3_smoke_end_to_end_then_redraw(workspace):
+    args = ["--artifacts-dir", "artifacts", "--device", "cpu", "run", "reproduce/fig3.yaml", "--scale", "smoke"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    out = workspace / "figures" / "smoke"
+    for ext in ("png", "pdf", "json", "md", "tex"):
+        assert (out / f"fig3.{ext}").stat().st_size > 0, ext
+    results = json.loads((out / "fig3.json").read_text())
+    assert list(results["series"]) == ["arithmetic/graddiff", "arithmetic/maxent", "arithmetic/rmu"]
+    for name, runs in results["series"].items():
+        assert sorted(r["tags"]["lr"] for r in runs) == [1e-3, 1e-2], name
+        for r in runs:
+            evals = [h["step"] for h in r["history"] if "eval/retain" in h]
+            assert evals[0] == 0 and evals[-1] == r["summary"]["steps"] and len(evals) >= 2
+            assert set(r["summary"]["eval_initial"]) >= {"retain", "forget"}
+    md = (out / "fig3.md").read_text()
+    assert md.count("## ") == 3 and md.count("Selected: ") == 3
+
+    # redraw from the JSON alone (no training), then a rerun finds nothing to train and nothing to redraw
+    (out / "fig3.png").unlink()
+    redraw = CliRunner().invoke(cli, ["figure", "reproduce/fig3.yaml", "reproduce/fig5.yaml", "--scale", "smoke"])
+    assert redraw.exit_code == 0, redraw.output
+    assert (out / "fig3.png").is_file() and "fig3.tex" in redraw.output
+    assert "skipped figures/smoke/fig5.json: no stored results" in redraw.output  # `make figures` before fig5 ran
+    only_missing = CliRunner().invoke(cli, ["figure", "reproduce/fig5.yaml", "--scale", "smoke"])
+    assert only_missing.exit_code == 2 and "no stored results" in only_missing.output
+    second = CliRunner().invoke(cli, args)
+    assert second.exit_code == 0, second.output
+    assert " 1 to run" in second.output and "wrote" not in second.output
