@@ -5,7 +5,9 @@ preceded by BOS and concatenated; a document that overflows the current window i
 window's end and its tail is discarded (not carried into the next window); documents shorter
 than ``min_tokens`` or longer than ``max_tokens`` are dropped. Sources are packed separately and
 then interleaved window by window with fixed probabilities, deterministically for a seed,
-stopping when the first source runs out (``first_exhausted``).
+stopping when the first source runs out (``first_exhausted``). Held-out sets are whole documents
+drawn in a seeded order until they hold a token budget (App. A: 500K tokens per language, seed 42),
+so no held-out document contributes a single token to training windows.
 """
 
 from __future__ import annotations
@@ -61,3 +63,24 @@ def mix(sources: Sequence[np.ndarray], weights: Sequence[float], seed: int, limi
         cursor[i] += 1
     width = sources[0].shape[1]
     return (np.stack(out) if out else np.zeros((0, width), dtype=np.int32)), cursor
+
+
+def heldout_mask(lengths: np.ndarray, heldout_tokens: int, seed: int) -> np.ndarray:
+    """Which documents form the held-out set: the first documents of a seeded permutation whose
+    token counts reach ``heldout_tokens`` (the document that crosses the budget is included).
+
+    Depends only on the document lengths, the budget and the seed, so every dataset built from the
+    same tokenized corpus agrees on the split, whatever its own length filters or mixture.
+    """
+    lengths = np.asarray(lengths)
+    mask = np.zeros(len(lengths), dtype=bool)
+    if heldout_tokens <= 0:
+        return mask
+    order = np.random.default_rng(seed).permutation(len(lengths))
+    reached = np.cumsum(lengths[order]) >= heldout_tokens
+    take = int(np.argmax(reached)) + 1 if reached.any() else len(lengths)
+    if take >= len(lengths):
+        raise ValueError(f"a held-out set of {heldout_tokens} tokens takes all {len(lengths)} documents "
+                         f"({int(lengths.sum())} tokens); lower heldout_tokens or use a larger corpus")
+    mask[order[:take]] = True
+    return mask

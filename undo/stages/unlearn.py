@@ -45,7 +45,7 @@ def run(ctx: Context) -> dict:
     method.setup(model)
     forget = Batches(dataset_tokens(ctx.input(cfg.forget)), cfg.optim.batch_size, cfg.seed)
     retain = Batches(dataset_tokens(ctx.input(cfg.retain)), cfg.optim.batch_size, cfg.seed + 1)
-    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device) if cfg.eval else None
+    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx) if cfg.eval else None
 
     def loss_fn(index):
         return method.loss(model, forget(index).to(ctx.device), retain(index).to(ctx.device))
