@@ -36,16 +36,21 @@ def pack(documents: Iterable[Sequence[int]], seq_len: int, bos_id: int, *, min_t
     return np.stack(windows)
 
 
-def mix(sources: Sequence[np.ndarray], weights: Sequence[float], seed: int, limit: int | None = None
-        ) -> tuple[np.ndarray, list[int]]:
+def mix(sources: Sequence[np.ndarray], weights: Sequence[float], seed: int, limit: int | None = None,
+        stopping: str = "first_exhausted") -> tuple[np.ndarray, list[int]]:
     """Interleave windows of several sources with probabilities ``weights`` (normalised).
 
-    Each source is shuffled with the seed, then each output window draws its source at random;
-    stops when a drawn source is exhausted or ``limit`` windows are produced. Returns the mixed
-    windows and how many came from each source.
+    Each source is shuffled with the seed, then each output window draws its source at random.
+    ``first_exhausted`` (the reference default) stops when a drawn source is exhausted;
+    ``all_exhausted`` (``interleave_datasets``' other strategy) restarts an exhausted source from its
+    first window and stops once every source has been used in full, so a small source is repeated
+    instead of truncating a large one. Either way at most ``limit`` windows are produced. Returns the
+    mixed windows and how many were drawn from each source (repeats included).
     """
     if len(sources) != len(weights) or not sources:
         raise ValueError("one weight per source")
+    if stopping not in ("first_exhausted", "all_exhausted"):
+        raise ValueError(f"stopping must be first_exhausted or all_exhausted, got {stopping!r}")
     probs = np.asarray(weights, dtype=np.float64)
     if (probs < 0).any() or probs.sum() <= 0:
         raise ValueError("weights must be non-negative and not all zero")
@@ -54,13 +59,23 @@ def mix(sources: Sequence[np.ndarray], weights: Sequence[float], seed: int, limi
     shuffled = [src[rng.permutation(len(src))] for src in sources]
     cursor = [0] * len(sources)
     out: list[np.ndarray] = []
-    cap = limit if limit is not None else sum(len(s) for s in sources)
-    while len(out) < cap:
-        i = int(rng.choice(len(sources), p=probs))
-        if cursor[i] >= len(shuffled[i]):
-            break
-        out.append(shuffled[i][cursor[i]])
-        cursor[i] += 1
+    if stopping == "all_exhausted":
+        live = [i for i in range(len(sources)) if probs[i] > 0]
+        cap = limit if limit is not None else sum(len(s) for s in sources) * max(1, len(live)) * 1000
+        done = [False] * len(sources)
+        while len(out) < cap and not all(done[i] for i in live):
+            i = int(rng.choice(len(sources), p=probs))
+            out.append(shuffled[i][cursor[i] % len(shuffled[i])])
+            cursor[i] += 1
+            done[i] = done[i] or cursor[i] >= len(shuffled[i])
+    else:
+        cap = limit if limit is not None else sum(len(s) for s in sources)
+        while len(out) < cap:
+            i = int(rng.choice(len(sources), p=probs))
+            if cursor[i] >= len(shuffled[i]):
+                break
+            out.append(shuffled[i][cursor[i]])
+            cursor[i] += 1
     width = sources[0].shape[1]
     return (np.stack(out) if out else np.zeros((0, width), dtype=np.int32)), cursor
 

@@ -46,6 +46,9 @@ class Config:
     seq_len: int = option(256, "window length (Table 2: 256 arithmetic, 2048 language)", gt=1)
     max_sequences: int | None = option(None, "cap on mixed windows", gt=0)
     seed: int = option(42, "shuffling / mixing seed (App. A: 42)")
+    stopping: Literal["first_exhausted", "all_exhausted"] = option(
+        "first_exhausted", "mixing ends when the first source runs out, or once all have (smaller ones repeat)",
+        key_if_set=True)
 
     def validate(self) -> None:
         if not self.parts:
@@ -94,7 +97,7 @@ def run(ctx: Context) -> dict:
                       "documents": len(tokenized), "documents_used": int(keep.sum()),
                       "document_tokens": int(tokenized.lengths[keep].sum()),
                       "windows": int(len(windows)), "weight": part.weight})
-    tokens, used = mix(packed, [p.weight for p in cfg.parts], cfg.seed, cfg.max_sequences)
+    tokens, used = mix(packed, [p.weight for p in cfg.parts], cfg.seed, cfg.max_sequences, cfg.stopping)
     for s, n in zip(stats, used, strict=True):
         s["windows_used"] = int(n)
     np.save(ctx.workdir / "tokens.npy", tokens.astype(np.int32))
