@@ -2,7 +2,7 @@
 
 Semantics follow the reference pipeline (reference-implementation notes, §3): every document is
 preceded by BOS and concatenated; a document that overflows the current window is cut at the
-window's end and its tail is discarded (not carried into the next window); documents shorter
+window's end and its tail is discarded (not carried into the next window, unless ``carry=True``); documents shorter
 than ``min_tokens`` or longer than ``max_tokens`` are dropped. Sources are packed separately and
 then interleaved window by window with fixed probabilities, deterministically for a seed,
 stopping when the first source runs out (``first_exhausted``). Held-out sets are whole documents
@@ -18,19 +18,26 @@ import numpy as np
 
 
 def pack(documents: Iterable[Sequence[int]], seq_len: int, bos_id: int, *, min_tokens: int = 0,
-         max_tokens: int | None = None) -> np.ndarray:
-    """Windows [N, seq_len] (int32); the final incomplete window is dropped."""
+         max_tokens: int | None = None, carry: bool = False) -> np.ndarray:
+    """Windows [N, seq_len] (int32); the final incomplete window is dropped.
+
+    ``carry=False`` is the reference packing: a document that overflows the window is cut and its tail
+    discarded. ``carry=True`` continues the tail in the next window (a plain BOS-separated token stream),
+    which wastes nothing when documents are about one window long and text is scarce.
+    """
     windows: list[np.ndarray] = []
     current: list[int] = []
     for doc in documents:
         if len(doc) < min_tokens or (max_tokens is not None and len(doc) > max_tokens):
             continue
         piece = [bos_id, *doc]
-        room = seq_len - len(current)
-        current.extend(piece[:room])
-        if len(current) == seq_len:
-            windows.append(np.asarray(current, dtype=np.int32))
-            current = []
+        while piece:
+            room = seq_len - len(current)
+            current.extend(piece[:room])
+            piece = piece[room:] if carry else []
+            if len(current) == seq_len:
+                windows.append(np.asarray(current, dtype=np.int32))
+                current = []
     if not windows:
         return np.zeros((0, seq_len), dtype=np.int32)
     return np.stack(windows)

@@ -46,6 +46,9 @@ class Config:
     seq_len: int = option(256, "window length (Table 2: 256 arithmetic, 2048 language)", gt=1)
     max_sequences: int | None = option(None, "cap on mixed windows", gt=0)
     seed: int = option(42, "shuffling / mixing seed (App. A: 42)")
+    packing: Literal["truncate", "continue"] = option(
+        "truncate", "an overflowing document's tail is dropped (reference) or continues in the next window",
+        key_if_set=True)
     stopping: Literal["first_exhausted", "all_exhausted"] = option(
         "first_exhausted", "mixing ends when the first source runs out, or once all have (smaller ones repeat)",
         key_if_set=True)
@@ -89,7 +92,7 @@ def run(ctx: Context) -> dict:
         tokenized = tokenized_corpus(ctx, part.corpus, cfg.tokenizer, tokenizer)
         keep = select(ctx, part, tokenized)
         # min/max filters were applied by select(); pack() only adds BOS and cuts windows
-        windows = pack(tokenized.docs(keep), cfg.seq_len, BOS_ID)
+        windows = pack(tokenized.docs(keep), cfg.seq_len, BOS_ID, carry=cfg.packing == "continue")
         if len(windows) == 0:
             raise ValueError(f"corpus {part.corpus} gives no complete {cfg.seq_len}-token window")
         packed.append(windows)
