@@ -175,6 +175,9 @@ def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        others = [a for a in args if a is not type(None)]
+        if len(others) == 1:  # Optional[X]: X's own message names the key that is wrong
+            return _coerce(others[0], value, file=file, key=key)
         errors = []
         for arg in args:
             if arg is type(None):

@@ -86,7 +86,7 @@ def load_tokenizer(name_or_path: str | Path):
     elif os.environ.get("HF_HUB_OFFLINE", "").strip().upper() not in ("1", "ON", "YES", "TRUE"):
         from .data.sources import SourceError, check_hub_reachable
         try:
-            check_hub_reachable(f"tokenizer {name}")
+            check_hub_reachable(f"tokenizer {name}", offline_variables=("HF_HUB_OFFLINE",))
         except SourceError as err:
             raise TokenizerError(str(err)) from None
     try:

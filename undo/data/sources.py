@@ -685,8 +685,8 @@ def stdlib_pydoc_documents(*, min_chars: int = 200, max_chars: int = 2000) -> li
 _TRUE = {"1", "ON", "YES", "TRUE"}
 
 
-def _hub_offline() -> bool:
-    return any(os.environ.get(var, "").strip().upper() in _TRUE for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+def _hub_offline(variables: tuple[str, ...] = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")) -> bool:
+    return any(os.environ.get(var, "").strip().upper() in _TRUE for var in variables)
 
 
 def _looks_like_hub_id(path: str) -> bool:
@@ -729,15 +729,17 @@ def _probe_target(endpoint: str) -> tuple[str, int]:
     return host, url.port or (443 if scheme == "https" else 80)
 
 
-def check_hub_reachable(what: str, timeout: float = _HUB_PROBE_TIMEOUT_S) -> None:
+def check_hub_reachable(what: str, timeout: float = _HUB_PROBE_TIMEOUT_S,
+                        offline_variables: tuple[str, ...] = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")) -> None:
     """Raise a one-line :class:`SourceError` within ``timeout`` seconds when the hub cannot be reached.
 
     Without network, ``datasets`` and ``transformers`` spend ~46 s on DNS retries before failing; a
     TCP connect to the hub endpoint (or the configured proxy), DNS included, run in a daemon thread
     and abandoned after ``timeout``, answers in seconds instead. With ``HF_HUB_OFFLINE`` set nothing
-    is probed: the caller's offline path applies.
+    is probed: the caller's offline path applies (``offline_variables``: which variables count; a
+    tokenizer load only heeds ``HF_HUB_OFFLINE``).
     """
-    if _hub_offline():
+    if _hub_offline(offline_variables):
         return
     endpoint = _hub_endpoint()
     host, port = _probe_target(endpoint)
