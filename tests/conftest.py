@@ -37,3 +37,44 @@ def byte_tok():
     from undo.tokenizer import byte_tokenizer
 
     return byte_tokenizer()
+
+
+# A stand-in for the konlpy 0.6.0 wheel: the same layout (konlpy/data/corpus/{kolaw,kobill}/*.txt) holding
+# generated Hangul sentences (no third-party text), so corpus builds run offline from a primed cache.
+_SYLLABLES = "가나다라마바사아자차카타파하고노도로모보소오조호구누두루무부수우주후기니디리미비시이지치"
+
+
+def korean_text(n_sentences: int, seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n_sentences):
+        words = ["".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(4, 9))]
+        lines.append(" ".join(words) + "다.")
+    return "\n".join(lines) + "\n"
+
+
+def write_fake_konlpy_wheel(cache_dir, n_files: int = 6, sentences: int = 60) -> str:
+    """Write ``<cache_dir>/pypi/konlpy-0.6.0-py2.py3-none-any.whl``; returns its sha256."""
+    import hashlib
+    import zipfile
+
+    path = Path(cache_dir) / "pypi" / "konlpy-0.6.0-py2.py3-none-any.whl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("konlpy/__init__.py", "")
+        zf.writestr("konlpy/data/corpus/kolaw/constitution.txt", korean_text(sentences, 0))
+        for i in range(1, n_files):
+            zf.writestr(f"konlpy/data/corpus/kobill/18098{i:02d}.txt", korean_text(sentences, i))
+        zf.writestr("konlpy-0.6.0.dist-info/METADATA", "Name: konlpy\nVersion: 0.6.0\n")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def fake_konlpy(tmp_path, monkeypatch):
+    """UNDO_CACHE primed with a fake konlpy wheel; yields (cache_dir, sha256)."""
+    cache = tmp_path / "cache"
+    sha = write_fake_konlpy_wheel(cache)
+    monkeypatch.setenv("UNDO_CACHE", str(cache))
+    return cache, sha

@@ -19,6 +19,17 @@ def workspace(tmp_path, monkeypatch):
     shutil.copy(REPO / "figures" / "fig5.py", tmp_path / "figures" / "fig5.py")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
+    # No network in tests: the Korean corpus comes from a fake konlpy wheel (same layout, generated Hangul)
+    # placed in the cache, and the copied smoke config pins that wheel's sha256 instead of the real one's.
+    from conftest import write_fake_konlpy_wheel
+
+    from undo.data.sources import KONLPY_WHEEL
+
+    fake_sha = write_fake_konlpy_wheel(tmp_path / "cache", n_files=8, sentences=80)
+    korean = tmp_path / "reproduce" / "language" / "corpus_korean.yaml"
+    text = korean.read_text()
+    assert KONLPY_WHEEL["sha256"] in text
+    korean.write_text(text.replace(KONLPY_WHEEL["sha256"], fake_sha))
     return tmp_path
 
 
@@ -34,6 +45,16 @@ def test_fig5_smoke_end_to_end_then_nothing_to_do(workspace):
     assert {r["role"] for r in runs} == {"unlearn_only", "undo", "data_filtering"}
     assert {(r["alpha"], r["seed"]) for r in runs if r["role"] == "undo"} == {(0.3, 0), (0.3, 1), (0.8, 0), (0.8, 1)}
     assert all(r["compute_steps"] is not None for r in runs if r["role"] != "unlearn_only")
+    lang = results["panels"]["language"]
+    assert lang["attacker_best"] == "min" and lang["measure"] == "forget"
+    assert {r["role"] for r in lang["runs"]} == {"unlearn_only", "undo", "data_filtering"}
+    assert {(r["alpha"], r["seed"]) for r in lang["runs"] if r["role"] == "undo"} == {(0.3, 0), (0.3, 1), (0.8, 0),
+                                                                                       (0.8, 1)}
+    curve = next(iter(lang["runs"][0]["curves"].values()))
+    assert {"english_ce", "korean_ce", "retain", "forget"} <= set(curve) and curve["forget"][0] > 1.0
+    assert "## Language (Korean CE)" in (workspace / "figures" / "smoke" / "fig5.md").read_text()
+    unlearned = json.loads(next((workspace / "artifacts" / "unlearn").glob("lang-maxent-*/metrics.json")).read_text())
+    assert unlearned["eval"]["forget"] > unlearned["eval_initial"]["forget"]  # MaxEnt raised the Korean CE
 
     # every artifact carries its resolved config, environment and metrics, and models load with plain transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer

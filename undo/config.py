@@ -50,13 +50,15 @@ class Ref(str):
 
 
 def option(default: Any = dataclasses.MISSING, doc: str = "", *, gt=None, ge=None, lt=None, le=None,
-           in_key: bool = True, default_factory: Any = dataclasses.MISSING):
+           in_key: bool = True, default_factory: Any = dataclasses.MISSING, key_if_set: bool = False):
     """A dataclass field with a docstring, numeric bounds, and whether it enters the artifact key.
 
     ``in_key=False`` marks settings that do not change results (checkpoint frequency, eval
-    batch size), so changing them never invalidates a finished stage.
+    batch size), so changing them never invalidates a finished stage. ``key_if_set=True`` marks
+    an option added after artifacts already existed: it enters the key only when it differs from
+    its default, so adding it did not re-key (and recompute) stages that do not use it.
     """
-    meta = {"doc": doc, "gt": gt, "ge": ge, "lt": lt, "le": le, "in_key": in_key}
+    meta = {"doc": doc, "gt": gt, "ge": ge, "lt": lt, "le": le, "in_key": in_key, "key_if_set": key_if_set}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -174,6 +176,9 @@ def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        others = [a for a in args if a is not type(None)]
+        if len(others) == 1:  # Optional[X]: X's own message names the key that is wrong
+            return _coerce(others[0], value, file=file, key=key)
         errors = []
         for arg in args:
             if arg is type(None):
@@ -303,7 +308,7 @@ def key_view(obj: Any, refs: dict[str, str]) -> Any:
     paths replaced by the upstream artifacts' keys (``refs`` maps a path string to its key)."""
     if dataclasses.is_dataclass(obj):
         return {f.name: key_view(getattr(obj, f.name), refs) for f in dataclasses.fields(obj)
-                if f.metadata.get("in_key", True) and f.name != "name"}
+                if f.metadata.get("in_key", True) and f.name != "name" and not _unset(obj, f)}
     if isinstance(obj, Ref):
         return {"upstream": refs[str(obj)]}
     if isinstance(obj, (list, tuple)):
@@ -313,6 +318,19 @@ def key_view(obj: Any, refs: dict[str, str]) -> Any:
     if isinstance(obj, float):
         return float(f"{obj:.10g}")
     return obj
+
+
+def _unset(obj: Any, f: dataclasses.Field) -> bool:
+    """A ``key_if_set`` option still at its default (left out of the key)."""
+    if not f.metadata.get("key_if_set"):
+        return False
+    if f.default is not dataclasses.MISSING:
+        default = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    else:
+        return False
+    return getattr(obj, f.name) == default
 
 
 def refs_of(obj: Any) -> list[tuple[str, Ref]]:

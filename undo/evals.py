@@ -1,4 +1,4 @@
-"""Evaluations: arithmetic exact-match accuracy (batched greedy decoding) and token-weighted CE.
+"""Evaluations: arithmetic exact-match accuracy (batched greedy decoding) and held-out cross-entropy.
 
 Arithmetic follows the reference evaluation (reference-implementation notes, §7): per operation
 and format, problems generated with seed 42 from the held-out word-problem templates, prompts
@@ -6,10 +6,17 @@ prefixed with BOS, greedy decoding of a few tokens, the first whitespace-separat
 as a number and compared within 1e-6. Unlike the reference, prompts are decoded in left-padded
 batches, so an evaluation costs a handful of forward passes.
 
+Language follows Section 2 / App. A: the retain and forget measures are the cross-entropy on held-out
+English and Korean text (500K tokens each at paper scale), here averaged over every target token of
+the packed held-out windows (the reference averages per-batch means; with full windows the two agree).
+Lower is better, so each evaluator states its direction (``higher_is_better``) for stop rules and attacks.
+
 Usage::
 
     evaluate = ArithmeticEval(ArithmeticEvalConfig(), tokenizer)
     metrics = evaluate(model)   # {"add/equation": 0.98, ..., "retain": 0.97, "forget": 0.01}
+    evaluate = LanguageEval(LanguageEvalConfig(...), english_windows, korean_windows)
+    metrics = evaluate(model)   # {"english_ce": 4.1, "korean_ce": 3.6, "retain": 4.1, "forget": 3.6}
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import option
+from .config import Ref, option
 from .data.arithmetic import FORMATS, OPERATIONS, generate_problems, is_correct
 from .losses import cross_entropy_sum
 from .models import BOS_ID, PAD_ID
@@ -56,6 +63,8 @@ class ArithmeticEvalConfig:
 
 class ArithmeticEval:
     """Callable that scores a model; problems are generated and tokenized once."""
+
+    higher_is_better = True
 
     def __init__(self, cfg: ArithmeticEvalConfig, tokenizer, device: str = "cpu"):
         self.cfg, self.tokenizer, self.device = cfg, tokenizer, device
@@ -117,3 +126,43 @@ def token_ce(model, tokens: np.ndarray, batch_size: int = 16, device: str = "cpu
         s, n = cross_entropy_sum(logits, ids, mask)
         total, count = total + s.item(), count + n.item()
     return total / max(count, 1.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LanguageEvalConfig:
+    """Held-out cross-entropy on a retain and a forget text (Section 2: English and Korean)."""
+
+    retain: Ref = option(doc="dataset config of held-out retain windows (English)")
+    forget: Ref = option(doc="dataset config of held-out forget windows (Korean)")
+    retain_name: str = option("english", "metric prefix of the retain CE")
+    forget_name: str = option("korean", "metric prefix of the forget CE")
+    max_sequences: int | None = option(None, "evaluate only the first windows of each set", gt=0)
+    batch_size: int = option(32, "windows per forward pass", gt=0, in_key=False)
+
+    def validate(self) -> None:
+        if self.retain_name == self.forget_name or {self.retain_name, self.forget_name} & {"retain", "forget"}:
+            raise ValueError("retain_name: retain_name and forget_name must differ and not be 'retain'/'forget'")
+
+
+class LanguageEval:
+    """Callable returning held-out CE (nats per token) on the retain and forget windows."""
+
+    higher_is_better = False
+
+    def __init__(self, cfg: LanguageEvalConfig, retain_tokens: np.ndarray, forget_tokens: np.ndarray,
+                 device: str = "cpu"):
+        self.cfg, self.device = cfg, device
+        cap = cfg.max_sequences
+        self.sets = {"retain": np.asarray(retain_tokens[:cap]), "forget": np.asarray(forget_tokens[:cap])}
+        for role, tokens in self.sets.items():
+            if len(tokens) == 0:
+                raise ValueError(f"language eval: the held-out {role} set has no windows")
+
+    def __call__(self, model) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        try:
+            ce = {role: token_ce(model, tokens, self.cfg.batch_size, self.device) for role, tokens in self.sets.items()}
+        finally:
+            model.train(was_training)
+        return {f"{self.cfg.retain_name}_ce": ce["retain"], f"{self.cfg.forget_name}_ce": ce["forget"], **ce}

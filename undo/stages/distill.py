@@ -46,6 +46,8 @@ class Config:
     def validate(self) -> None:
         if self.stop is not None and (self.eval is None or self.eval_every == 0):
             raise ValueError("stop: a stop rule needs eval and eval_every > 0")
+        if self.stop is not None:
+            self.stop.check_direction(self.eval)
 
 
 def run(ctx: Context) -> dict:
@@ -57,7 +59,7 @@ def run(ctx: Context) -> dict:
     tokenizer = artifact_tokenizer(ctx.input(cfg.teacher))
     tokens = dataset_tokens(ctx.input(cfg.data))
     batches = Batches(tokens, cfg.optim.batch_size, cfg.seed)
-    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device) if cfg.eval else None
+    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx) if cfg.eval else None
     teacher_metrics = evaluator(teacher) if evaluator else {}
     if teacher_metrics:
         ctx.log(f"teacher: {', '.join(f'{k}={v:.3f}' for k, v in teacher_metrics.items())}")

@@ -88,6 +88,7 @@ def gather_panels(ctx: Context) -> dict:
         runs, reference_steps = [], []
         for role in ("unlearn_only", "undo", "data_filtering"):
             for art, tags in ctx.inputs[str(getattr(panel, role))]:
+                _check_direction(panel, art)
                 res = art.read_json("results.json")
                 curves = {lr: {"step": c["step"], panel.measure: c[panel.measure],
                                **{k: v for k, v in c.items() if k not in ("step", panel.measure)}}
@@ -102,6 +103,18 @@ def gather_panels(ctx: Context) -> dict:
                                  "attacker_best": panel.attacker_best, "robustness_at": panel.robustness_at,
                                  "reference_steps": max(reference_steps) if reference_steps else None, "runs": runs}
     return panels
+
+
+def _check_direction(panel: Panel, art) -> None:
+    """A panel whose attacker maximises a cross-entropy (or minimises an accuracy) would invert robustness."""
+    import yaml
+
+    resolved = yaml.safe_load((art.path / "config.yaml").read_text())
+    kind = ((resolved.get("config") or {}).get("eval") or {}).get("kind", "arithmetic")
+    wanted = "min" if kind == "language" else "max"
+    if panel.attacker_best != wanted:
+        raise ValueError(f"panels: {panel.setting}: attacker_best is {panel.attacker_best!r} but {art.relpath} measures "
+                         f"{'cross-entropy' if kind == 'language' else 'accuracy'}; set attacker_best: {wanted}")
 
 
 def load_script(path: Path):

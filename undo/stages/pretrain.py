@@ -35,7 +35,7 @@ def run(ctx: Context) -> dict:
     tokenizer = artifact_tokenizer(data_dir)
     model = build_model(cfg.model, len(tokenizer), cfg.seed, ctx.device)
     batches = Batches(tokens, cfg.optim.batch_size, cfg.seed)
-    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device) if cfg.eval else None
+    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx) if cfg.eval else None
 
     def loss_fn(batch):
         batch = batch.to(ctx.device)

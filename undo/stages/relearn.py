@@ -47,7 +47,7 @@ def run(ctx: Context) -> dict:
     model = load_model(model_dir / "model", ctx.device)
     initial = snapshot(model)
     tokenizer = artifact_tokenizer(model_dir)
-    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device)
+    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx)
     batches = Batches(dataset_tokens(ctx.input(cfg.data)), cfg.batch_size, cfg.seed)
     curves_dir = ctx.workdir / "curves"
     curves_dir.mkdir(exist_ok=True)
@@ -71,7 +71,9 @@ def run(ctx: Context) -> dict:
     results = {"model": upstream.relpath, "model_stage": upstream.stage, "model_steps": lineage.get("steps"),
                "tags": ctx.tags, "lrs": [lr_key(lr) for lr in cfg.lrs], "curves": curves}
     write_json_atomic(ctx.workdir / "results.json", results)
-    best_final = max(c["forget"][-1] for c in curves.values())
+    # the attacker's best learning rate: highest forget accuracy, or lowest forget cross-entropy
+    pick = max if cfg.eval.higher_is_better else min
+    best_final = pick(c["forget"][-1] for c in curves.values())
     summary = {"best_final_forget": best_final, "lrs": len(cfg.lrs), "steps": cfg.steps}
     write_summary(ctx.workdir, summary)
     return summary

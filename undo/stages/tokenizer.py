@@ -9,7 +9,7 @@ from ..config import Ref, option
 from ..tokenizer import byte_tokenizer, load_tokenizer, train_bpe
 from . import Context
 from .common import write_summary
-from .corpus import read_documents
+from .corpus import iter_documents
 
 NAME = "tokenizer"
 CODE_VERSION = 1
@@ -23,12 +23,46 @@ class Config:
     corpora: tuple[Ref, ...] = option((), "bpe: corpus configs to train on")
     weights: tuple[float, ...] = option((), "bpe: share of training characters per corpus (balances languages)", ge=0)
     train_chars: int = option(2_000_000, "bpe: characters of training text", gt=0)
+    balanced: bool = option(False, "bpe: if a corpus has less text than its share, shrink every share so the weights "
+                                   "still hold (a small Korean corpus is not swamped by English)", key_if_set=True)
 
     def validate(self) -> None:
         if self.kind == "bpe" and not self.corpora:
             raise ValueError("corpora: bpe needs at least one corpus")
         if self.weights and len(self.weights) != len(self.corpora):
             raise ValueError("weights: one weight per corpus")
+
+
+def training_text(ctx: Context, cfg: Config) -> tuple[list[str], dict[str, int]]:
+    """Whole documents of each corpus up to its share of ``train_chars``; with ``balanced``, every share is
+    scaled by the fill of the least-filled corpus, so the characters per corpus follow the weights."""
+    weights = cfg.weights or tuple(1.0 for _ in cfg.corpora)
+    total = sum(weights)
+    picked: list[list[str]] = []
+    budgets = []
+    for ref, w in zip(cfg.corpora, weights, strict=True):
+        budget, used, docs = int(cfg.train_chars * w / total), 0, []
+        for doc in iter_documents(ctx.input(ref)):
+            if used >= budget:
+                break
+            docs.append(doc)
+            used += len(doc)
+        picked.append(docs)
+        budgets.append(budget)
+    if cfg.balanced:
+        fill = min(min(1.0, sum(map(len, docs)) / b) for docs, b in zip(picked, budgets, strict=True) if b > 0)
+        trimmed = []
+        for docs, budget in zip(picked, budgets, strict=True):
+            keep, used = [], 0
+            for doc in docs:
+                if used >= fill * budget:
+                    break
+                keep.append(doc)
+                used += len(doc)
+            trimmed.append(keep)
+        picked = trimmed
+    used = {ctx.inputs[str(ref)].relpath: sum(map(len, docs)) for ref, docs in zip(cfg.corpora, picked, strict=True)}
+    return [doc for docs in picked for doc in docs], used
 
 
 def run(ctx: Context) -> dict:
@@ -38,19 +72,12 @@ def run(ctx: Context) -> dict:
     elif cfg.kind == "bytes":
         tok = byte_tokenizer()
     else:
-        weights = cfg.weights or tuple(1.0 for _ in cfg.corpora)
-        total = sum(weights)
-        texts: list[str] = []
-        for ref, w in zip(cfg.corpora, weights, strict=True):
-            budget, used = int(cfg.train_chars * w / total), 0
-            for doc in read_documents(ctx.input(ref)):
-                if used >= budget:
-                    break
-                texts.append(doc)
-                used += len(doc)
+        texts, used = training_text(ctx, cfg)
         tok = train_bpe(texts, cfg.vocab_size)
     tok.save_pretrained(ctx.workdir / "tokenizer")
     summary = {"vocab_size": len(tok), "kind": cfg.kind}
+    if cfg.kind == "bpe":
+        summary["training_characters"] = used
     write_summary(ctx.workdir, summary)
     ctx.log(f"tokenizer {cfg.kind}: vocab {len(tok)}")
     return summary

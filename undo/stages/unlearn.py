@@ -57,7 +57,7 @@ def run(ctx: Context) -> dict:
             + ("all tensors" if tensors == "all" else f"{len(tensors)} tensors"))
     forget = Batches(dataset_tokens(ctx.input(cfg.forget)), cfg.optim.batch_size, cfg.seed)
     retain = Batches(dataset_tokens(ctx.input(cfg.retain)), cfg.optim.batch_size, cfg.seed + 1)
-    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device) if cfg.eval else None
+    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx) if cfg.eval else None
 
     def micro_batch(index):
         return (padded_batch(forget(index).to(ctx.device), PAD_ID),
