@@ -61,7 +61,8 @@ def test_panels_only_keeps_the_figure5_schema(configs):
         file=configs / "fig.yaml")
     store = Store(configs / "artifacts")
     res = {"curves": {"0.001": {"step": [0, 5], "forget": [0.1, 0.5]}}, "model_steps": 100}
-    art = _artifact(store, "relearn", "r", {"results.json": res})
+    # every real artifact holds its resolved config (JSON is YAML); the gather checks the eval kind in it
+    art = _artifact(store, "relearn", "r", {"results.json": res, "config.yaml": {"config": {"eval": {"kind": "arithmetic"}}}})
     panel = cfg.panels[0]
     ctx = Context(cfg, "fig5", configs, {str(panel.unlearn_only): [(art, {"seed": 0})],
                                          str(panel.data_filtering): [(art, {"seed": 0})],
