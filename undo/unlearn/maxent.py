@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..accel import lm_cross_entropy, lm_kl_to_uniform
 from ..config import option
-from ..losses import cross_entropy, kl_to_uniform
 from . import register
 
 
@@ -31,7 +31,7 @@ class MaxEnt:
         """MaxEnt trains every parameter and needs no frozen copy."""
 
     def loss(self, model, forget, retain):
-        forget_term = kl_to_uniform(model(input_ids=forget).logits)
-        retain_term = cross_entropy(model(input_ids=retain).logits, retain)
+        forget_term = lm_kl_to_uniform(model, forget)
+        retain_term = lm_cross_entropy(model, retain)
         loss = forget_term + self.cfg.retain_weight * retain_term
         return loss, {"forget_kl_uniform": forget_term.item(), "retain_ce": retain_term.item()}
