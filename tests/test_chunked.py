@@ -93,9 +93,9 @@ def check(chunked_fn, naive_fn, h, w, *, against_fp32=True):
 
 # Chunks of >= 4 rows: BLAS picks less accurate kernels for 1-3 row matmuls (the d/dhidden
 # product then drifts ~1e-5 in fp32 whichever loss feeds it); real chunks have hundreds of rows.
-@pytest.mark.parametrize("vocab,chunk", [(1000, 5), (32003, 4), (256000, 6)])
+@pytest.mark.parametrize("vocab,chunk", [(1000, 5), (32003, 4), (256000, 4)])
 def test_cross_entropy_matches_naive(vocab, chunk):
-    h, w, _, _, ids = inputs(vocab)
+    h, w, _, _, ids = inputs(vocab, seq=9 if vocab > 100_000 else 12)
     z = h[0] @ w.t()
     assert (z.abs() > 2 * CAP).float().mean() > 0.1, "the softcap should bind (tanh > 0.96)"
     check(lambda h, w: linear_cross_entropy(h, w, ids, softcap=CAP, chunk=chunk),
@@ -104,9 +104,9 @@ def test_cross_entropy_matches_naive(vocab, chunk):
     assert naive_ce(capped(h, w), ids) == losses.cross_entropy(capped(h, w), ids)
 
 
-@pytest.mark.parametrize("vocab,chunk", [(1000, 5), (32003, 4), (256000, 6)])
+@pytest.mark.parametrize("vocab,chunk", [(1000, 5), (32003, 4), (256000, 4)])
 def test_forward_kl_matches_naive(vocab, chunk):
-    h, w, th, tw, _ = inputs(vocab)
+    h, w, th, tw, _ = inputs(vocab, seq=9 if vocab > 100_000 else 12)
     mask = torch.ones(h.shape[:2], dtype=torch.long)
     mask[0, 5] = 0  # one padded target
     check(lambda h, w: linear_forward_kl(h, w, th, tw, mask, softcap=CAP, teacher_softcap=CAP, chunk=chunk),
@@ -138,9 +138,13 @@ def test_without_softcap_batches_and_scaled_backward():
 
 
 def test_chunked_kl_peak_memory_is_at_most_a_quarter_of_naive():
-    from undo.bench import loss_memory
+    """The measurement docs/benchmarks.md reports (reproduce/bench.yaml: V=256000, 128 positions of
+    width 64, chunks of 16): peak RSS of a fresh process, forward + backward."""
+    from undo.bench import load_presets, loss_memory
 
-    naive = loss_memory("naive", vocab=256000, positions=128, hidden=64, device="cpu")
-    chunked = loss_memory("chunked", vocab=256000, positions=128, hidden=64, device="cpu")
+    cfg = load_presets()[2]
+    assert cfg["vocab"] == 256000 and cfg["chunk"] < cfg["positions"]
+    naive = loss_memory("naive", device="cpu", **cfg)
+    chunked = loss_memory("chunked", device="cpu", **cfg)
     assert chunked["loss"] == pytest.approx(naive["loss"], rel=1e-5)
     assert chunked["peak_bytes"] <= naive["peak_bytes"] / 4, (chunked, naive)
