@@ -70,6 +70,7 @@ def test_tiny_bench_writes_a_report(tmp_path, monkeypatch):
 
 
 def test_bench_refuses_unknown_names(tmp_path):
-    for args in (["--preset", "7b"], ["--workloads", "pretrain,finetune"], ["--paths", "turbo"]):
+    for args in (["--preset", "7b"], ["--preset", "tiny", "--workloads", "pretrain,finetune"],
+                 ["--preset", "tiny", "--paths", "turbo"], ["--preset", "paper"]):
         result = CliRunner().invoke(cli, ["--device", "cpu", "bench", "--out", str(tmp_path / "x.md"), *args])
-        assert result.exit_code == 2 and "unknown" in result.output
+        assert result.exit_code == 2 and ("unknown" in result.output or "GPU-sized" in result.output)

@@ -309,6 +309,8 @@ def main(preset: str, out: Path, device: str, paths: tuple[str, ...], workloads:
             raise ValueError(f"unknown {name} {', '.join(bad)} (known: {', '.join(known)})")
     dist = _distributed()
     dev = torch.device(device if dist is None else dist.device)
+    if dev.type == "cpu" and any(presets[n].vocab_size > 100_000 for n in names):
+        raise ValueError(f"preset {preset} is GPU-sized (hours on a CPU); use --preset tiny here")
     main_process = dist is None or dist.is_main_process
     if not main_process:
         echo = lambda *a, **k: None  # noqa: E731 (one report, from rank 0)
