@@ -292,9 +292,10 @@ def render(env: dict, rows: list[dict], memory: list[dict], peak: float | None, 
             "accelerate launch --config_file reproduce/accelerate/ddp.yaml -m undo bench --preset 0.1b",
             "accelerate launch --config_file reproduce/accelerate/fsdp.yaml -m undo bench --preset 2b",
             "```", "",
-            "DDP was checked on CPUs (gloo, `ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 -m undo bench "
-            "--preset tiny`: the ranks' weights stay identical); neither config has run on a multi-GPU machine yet, "
-            "and FSDP2 has not run at all (accelerate has no FSDP on CPUs).", ""]
+            "Checked so far on CPUs only: DDP over gloo with 2 processes (`ACCELERATE_USE_CPU=1 torchrun "
+            "--nproc_per_node 2 -m undo bench --preset tiny` runs; after steps on different data the two ranks' "
+            "weights were identical). Neither config has run on a multi-GPU machine, and FSDP2 has not run at all "
+            "(accelerate has no FSDP on CPUs).", ""]
     return "\n".join(out)
 
 
