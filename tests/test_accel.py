@@ -155,6 +155,7 @@ def uncompiled_flex(monkeypatch):
     monkeypatch.setattr(hf_masks, "create_block_mask", lambda *a, **kw: create_block_mask(*a, **{**kw, "_compile": False}))
 
 
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
 def test_flex_attention_gives_the_eager_logits_on_cpu(uncompiled_flex, monkeypatch):
     """FlexAttention with Gemma-2's softcap as score_mod = eager attention, with the cap binding
     (cap 0.5 on scores of order 1) and a sliding window shorter than the sequence."""
