@@ -12,10 +12,17 @@ PYTEST := $(VENV)/bin/pytest
 export VENV
 export MPLBACKEND := Agg
 
-.PHONY: help setup test lint smoke fig3 fig5 figures lock
+# Container (make image, make docker-TARGET). The tree is mounted at /repo and the container runs
+# as the caller, so outputs belong to the caller; GPUs are passed when the host has nvidia-smi.
+IMAGE ?= undo-kit
+HF_CACHE ?= $(HOME)/.cache/huggingface
+DOCKER_GPUS := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo --gpus all)
+DOCKER_TTY := $(shell [ -t 0 ] && echo -it)
+
+.PHONY: help setup test lint smoke fig3 fig5 figures lock bench image
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "; print "usage: make TARGET [SCALE=paper|mini|smoke]\n"} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "; print "usage: make TARGET [SCALE=paper|mini|smoke]\n"} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.lock-sha256: requirements.lock pyproject.toml tools/setup-env.sh
 	bash tools/setup-env.sh
@@ -40,5 +47,14 @@ fig5: $(VENV)/.lock-sha256 ## Figure 5: UNDO robustness vs compute (SCALE=mini o
 figures: $(VENV)/.lock-sha256 ## redraw every figure of SCALE from stored results (no training)
 	$(UNDO) figure reproduce/fig3.yaml reproduce/fig5.yaml --scale $(SCALE)
 
+bench: $(VENV)/.lock-sha256 ## tokens/s, MFU, peak memory at 0.1B/0.3B -> docs/benchmarks.md (a GPU)
+	$(UNDO) bench --preset paper
+
 lock: ## regenerate requirements.lock (needs PyPI)
 	bash tools/lock.sh
+
+image: ## build the container image (undo-kit; base pinned by digest, requirements.lock with hashes)
+	docker build -t $(IMAGE) --build-arg GIT_SHA=$$(git rev-parse HEAD) --build-arg LOCK_SHA256=$$(sha256sum requirements.lock | cut -d' ' -f1) .
+
+docker-%: ## run `make %` inside the image, e.g. make docker-fig5 (tree mounted, files owned by you)
+	docker run --rm $(DOCKER_TTY) $(DOCKER_GPUS) --ipc=host --user $$(id -u):$$(id -g) -v "$(CURDIR)":/repo -w /repo -v "$(HF_CACHE)":/cache/hf -e HF_TOKEN $(IMAGE) make $* SCALE=$(SCALE)

@@ -3,6 +3,7 @@ invariants are read from the file instead of a build."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ def resolved_from_images() -> list[str]:
     return images
 
 
-def test_from_is_pinned_and_never_latest():
+def test_from_is_pinned_by_digest_and_never_latest():
     images = resolved_from_images()
     assert images, "Dockerfile has no FROM"
     for image in images:
@@ -62,8 +63,37 @@ def test_from_is_pinned_and_never_latest():
         assert "latest" not in image, f"FROM {image}: never build on 'latest'"
         name, _, digest = image.partition("@")
         assert ":" in name.rsplit("/", 1)[-1], f"FROM {image}: name a tag"
-        if digest:
-            assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), f"FROM {image}: digest must be sha256 + 64 hex chars"
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), f"FROM {image}: pin a digest (sha256 + 64 hex chars)"
+
+
+def _lock_pins() -> dict[str, str]:
+    text = (ROOT / "requirements.lock").read_text()
+    return {m.group(1).lower(): m.group(2) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", text, re.M)}
+
+
+def test_base_is_a_cuda_runtime_matching_the_locked_torch():
+    """The final stage is an nvidia/cuda runtime image whose CUDA major.minor is the one of the lock's
+    torch wheels (nvidia-cuda-runtime), so the toolkit's NVIDIA_REQUIRE_CUDA driver check is the right one;
+    the comment above it names that tag and where the digest was taken from."""
+    base = resolved_from_images()[-1]
+    m = re.fullmatch(r"nvidia/cuda:(\d+)\.(\d+)\.\d+-runtime-ubuntu(22|24)\.04@sha256:[0-9a-f]{64}", base)
+    assert m, f"final FROM {base} is not a digest-pinned nvidia/cuda runtime on Ubuntu 22.04/24.04"
+    runtime = _lock_pins()["nvidia-cuda-runtime"]
+    assert runtime.split(".")[:2] == [m.group(1), m.group(2)], f"base CUDA {m.group(1)}.{m.group(2)} vs lock {runtime}"
+    text = DOCKERFILE.read_text()
+    tag = base.split("@")[0]
+    comment = text[:text.index(base)]
+    assert comment.count(tag) >= 2, "say which tag the digest belongs to, and how to refresh it"
+    assert re.search(r"taken from .*\n?.*[\w.-]+/[\w.-]+ \(Dockerfile", comment), "cite the repository the digest came from"
+
+
+def test_interpreter_is_the_locks_python():
+    """The lock targets CPython 3.11; the image installs exactly that minor version."""
+    head = (ROOT / "requirements.lock").read_text()[:2000]
+    assert "--python-version 3.11" in head
+    py = [rest for word, rest in instructions() if word == "ARG" and rest.startswith("PYTHON_VERSION=")]
+    assert py and re.fullmatch(r"3\.11(\.\d+)?", py[0].split("=", 1)[1]), py
+    assert any("uv python install" in r and "PYTHON_VERSION" in r and "(3, 11)" in r for r in args_of("RUN"))
 
 
 def test_runs_as_non_root_user():
@@ -75,7 +105,7 @@ def test_runs_as_non_root_user():
 
 def test_lock_installed_with_hashes_before_the_source():
     runs = args_of("RUN")
-    lock_installs = [r for r in runs if "pip install" in r and "requirements.lock" in r]
+    lock_installs = [r for r in runs if re.search(r"pip install[^&]*requirements\.lock", r)]
     assert lock_installs, "requirements.lock is never pip-installed"
     for r in lock_installs:
         assert "--require-hashes" in r, r
@@ -90,6 +120,42 @@ def test_lock_installed_with_hashes_before_the_source():
     install = next(i for i, (w, r) in enumerate(order) if w == "RUN" and "requirements.lock" in r)
     copy_all = next(i for i, (w, r) in enumerate(order) if w == "COPY" and re.search(r"(^|\s)\.\s+\.$", r))
     assert copy_lock < install < copy_all
+
+
+def test_image_installs_exactly_the_lock():
+    """Every package install is the hash-checked lock (--require-hashes --no-deps) or the kit itself
+    (--no-deps -e .): no pip install of a bare name, no upgrade, no uv/conda resolving on its own."""
+    installs = []
+    for run in args_of("RUN"):
+        for cmd in re.split(r"&&|;|\|\|", run):
+            cmd = cmd.strip()
+            if re.search(r"\b(pip|pip3|uv pip|conda|mamba|easy_install)\b.*\binstall\b", cmd):
+                installs.append(cmd)
+    assert installs, "no pip install at all"
+    for cmd in installs:
+        if "requirements.lock" in cmd:
+            assert re.fullmatch(r"pip install --require-hashes --no-deps -r requirements\.lock", cmd), cmd
+        else:
+            assert re.fullmatch(r"pip install --no-deps --no-build-isolation -e \.", cmd), f"unpinned install: {cmd}"
+    assert sum("requirements.lock" in c for c in installs) == 1
+    # the one apt package is version-pinned (hadolint DL3008 checks the same)
+    for run in args_of("RUN"):
+        if "apt-get install" in run:
+            pkgs = run.split("apt-get install", 1)[1].split("&&")[0].split()
+            assert all("=" in p for p in pkgs if not p.startswith("-")), run
+
+
+def test_make_inside_the_image_uses_the_images_venv():
+    """`docker run IMAGE make fig5`: the Makefile's $(VENV)/.lock-sha256 prerequisite is the image's venv,
+    stamped the way tools/setup-env.sh stamps it, so make never tries to rebuild the environment."""
+    env = " ".join(args_of("ENV"))
+    assert "VENV=/opt/venv" in env and "PATH=/opt/venv/bin:" in env and "UNDO_IMAGE=1" in env
+    setup = (ROOT / "tools" / "setup-env.sh").read_text()
+    assert 'want="$(cat "$LOCK" pyproject.toml | sha256sum | cut -d\' \' -f1)"' in setup
+    assert "UNDO_IMAGE" in setup  # refuses to reinstall inside the image
+    stamp = [r for r in args_of("RUN") if ".lock-sha256" in r]
+    assert stamp and "cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1" in stamp[0]
+    assert "chmod 666" in stamp[0]  # any --user may refresh its timestamp
 
 
 def test_runtime_environment():
@@ -107,11 +173,38 @@ def test_runtime_environment():
 
 
 def test_docker_run_image_make_target_works():
-    # `docker run IMAGE make fig5` replaces CMD; an entrypoint, if any, must be empty.
-    for entry in args_of("ENTRYPOINT"):
-        assert entry.replace(" ", "") == "[]", f"ENTRYPOINT {entry} would swallow `make fig5`"
+    """`docker run IMAGE make fig5` replaces CMD; the entrypoint only fixes HOME and execs its arguments."""
+    entries = args_of("ENTRYPOINT")
+    assert entries and entries[-1].startswith("["), "exec form, so the command arrives as arguments"
+    script = json.loads(entries[-1])[0]
+    copied = [r for r in args_of("COPY") if r.split()[-1] == script]
+    assert copied and "--chmod=755" in copied[0]
+    source = ROOT / copied[0].split()[-2]
+    lines = [ln.strip() for ln in source.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    assert lines[-1] == 'exec "$@"', "the entrypoint must run the given command unchanged"
+    proc = subprocess.run(["sh", str(source), "echo", "make", "fig5"], capture_output=True, text=True, timeout=30,
+                          env={"HOME": "/nonexistent-home", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0 and proc.stdout.strip() == "make fig5", proc.stderr
     cmd = args_of("CMD")
-    assert cmd and cmd[-1].startswith('["make"'), cmd
+    assert cmd and json.loads(cmd[-1])[:1] == ["make"], cmd
+
+
+def test_makefile_image_and_docker_targets():
+    """make image / make docker-TARGET: one command each, tree mounted, caller's uid:gid, GPUs when present."""
+    text = (ROOT / "Makefile").read_text()
+    recipes = {}
+    for m in re.finditer(r"^([\w%.-]+):[^\n]*## [^\n]+\n((?:\t[^\n]*\n)+)", text, re.M):
+        recipes[m.group(1)] = m.group(2).strip().splitlines()
+    for target in ("image", "docker-%", "bench"):
+        assert target in recipes, f"no documented `{target}` target"
+        assert len(recipes[target]) == 1, f"{target}: one command per recipe"
+    assert recipes["image"][0].startswith("docker build -t $(IMAGE)")
+    run = recipes["docker-%"][0]
+    for part in ("docker run --rm", "--user $$(id -u):$$(id -g)", '-v "$(CURDIR)":/repo', "-w /repo",
+                 ":/cache/hf", "$(IMAGE) make $*", "$(DOCKER_GPUS)"):
+        assert part in run, f"docker-% lacks {part}"
+    assert re.search(r"^DOCKER_GPUS := .*nvidia-smi.*--gpus all", text, re.M)
+    assert recipes["bench"][0].startswith("$(UNDO) bench")
 
 
 def test_dockerignore_keeps_context_small():

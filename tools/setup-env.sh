@@ -47,6 +47,10 @@ if [[ "${FORCE:-0}" != 1 && -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STA
     exit 0
 fi
 
+# Inside the kit's image the venv was built from the lock at image build time and is not
+# writable: a lock or pyproject.toml that differs from the image's needs a new image.
+[[ -z "${UNDO_IMAGE:-}" ]] || die "$LOCK or pyproject.toml differ from the ones $VENV was built from; rebuild the image ('make image')"
+
 start=$SECONDS
 
 # (a) the venv itself, on CPython 3.11 (the lock's target).

@@ -195,6 +195,31 @@ def store_ls(env: Env):
         click.echo(f"partial  {path.relative_to(s.root)}")
 
 
+@cli.command()
+@click.option("--preset", default="paper", show_default=True,
+              help="A preset or group of reproduce/bench.yaml: paper (0.1b + 0.3b), 0.1b, 0.3b, 2b, tiny (CPU).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
+              show_default=True, help="Markdown report to write.")
+@click.option("--paths", default="fast,reference", show_default=True, help="Execution paths to compare.")
+@click.option("--workloads", default="pretrain,distill,relearn", show_default=True, help="Training loops to time.")
+@click.option("--compile", "use_compile", is_flag=True, help="torch.compile the decoder on the fast path.")
+@click.option("--loss-memory/--no-loss-memory", default=True, show_default=True,
+              help="Also measure the chunked vs naive forward KL's peak memory at V=256000.")
+@pass_env
+def bench(env: Env, preset, out, paths, workloads, use_compile, loss_memory):
+    """Measure tokens/s, MFU and peak memory of the training loops; write a Markdown report."""
+    from .bench import main
+    from .env import resolve_device
+
+    if use_compile:
+        os.environ["UNDO_COMPILE"] = "1"
+    try:
+        main(preset, out, resolve_device(env.device), tuple(paths.split(",")), tuple(workloads.split(",")),
+             memory=loss_memory, echo=click.echo)
+    except ValueError as err:
+        _fail(str(err))
+
+
 @cli.command("env")
 @pass_env
 def env_command(env: Env):

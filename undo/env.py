@@ -49,6 +49,9 @@ def environment(device: str = "cpu") -> dict:
     import torch
     info = {"python": sys.version.split()[0], "platform": platform.platform(), "packages": package_versions(),
             "device": device, "threads": torch.get_num_threads(), "git": git_state(), "lock_sha256": lock_hash()}
+    from .accel import select
+
+    info["accel"] = select(device).describe()  # reference (eager fp32) or the fast GPU path
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
         info["cuda"] = torch.version.cuda

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .accel import adamw_options
 from .config import option
 
 log = print  # replaced by the stage runner's logger
@@ -154,7 +155,7 @@ def train(
     start_time = time.time()
     torch.manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **adamw_options(params))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_steps))
     step, tokens, history = 0, 0, []
     ckpt_dir = workdir / "checkpoint" if (workdir is not None and checkpoint) else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..losses import cross_entropy
+from ..accel import lm_cross_entropy
 from ..train import Batches, OptimConfig, train
 
 
@@ -28,7 +28,7 @@ def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, step
 
     def loss_fn(batch):
         batch = batch.to(device)
-        return cross_entropy(model(input_ids=batch).logits, batch), {}
+        return lm_cross_entropy(model, batch), {}
 
     result = train(model, loss_fn, batches, cfg, total_steps=steps, seed=seed, workdir=None,
                    eval_fn=lambda step: eval_fn(), eval_every=eval_every, desc=desc, checkpoint=False,

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
+from ..accel import lm_forward_kl
 from ..config import Ref, option
-from ..losses import forward_kl
 from ..models import load_model, save_model
 from ..train import Batches, OptimConfig, train
 from . import Context
@@ -66,9 +64,7 @@ def run(ctx: Context) -> dict:
 
     def loss_fn(batch):
         batch = batch.to(ctx.device)
-        with torch.no_grad():
-            teacher_logits = teacher(input_ids=batch).logits
-        return forward_kl(student(input_ids=batch).logits, teacher_logits), {}
+        return lm_forward_kl(student, teacher, batch), {}
 
     def should_stop(history: list[dict]) -> bool:
         if cfg.stop is None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..accel import lm_cross_entropy
 from ..config import Ref, option
-from ..losses import cross_entropy
 from ..models import ModelConfig, build_model, count_parameters, save_model
 from ..train import Batches, OptimConfig, train
 from . import Context
@@ -39,7 +39,7 @@ def run(ctx: Context) -> dict:
 
     def loss_fn(batch):
         batch = batch.to(ctx.device)
-        return cross_entropy(model(input_ids=batch).logits, batch), {}
+        return lm_cross_entropy(model, batch), {}
 
     total = cfg.optim.total_steps(len(tokens))
     ctx.log(f"{count_parameters(model):,} parameters; {total} steps over {len(tokens)} windows")
