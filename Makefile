@@ -38,7 +38,7 @@ lint: $(VENV)/.lock-sha256 ## ruff on the code, hadolint on the Dockerfile
 smoke: $(VENV)/.lock-sha256 ## every pipeline at smoke scale (seconds per stage)
 	$(UNDO) run reproduce/fig3.yaml reproduce/fig5.yaml --scale smoke
 
-fig3: $(VENV)/.lock-sha256 ## Figure 3 + App. B.1 tables: unlearning learning-rate sweeps (GradDiff, MaxEnt, RMU)
+fig3: $(VENV)/.lock-sha256 ## Figure 3 + App. B.1 tables: unlearning learning-rate sweeps (language, arithmetic x GradDiff, MaxEnt, RMU)
 	$(UNDO) run reproduce/fig3.yaml --scale $(SCALE)
 
 fig5: $(VENV)/.lock-sha256 ## Figure 5: UNDO robustness vs compute (SCALE=mini on a CPU in minutes)

@@ -3,8 +3,11 @@
 Reads only the results JSON of the ``figure`` stage (``results["series"]``: per ``<setting>/<method>``,
 every unlearn instance with its ``lr`` tag, metrics.json summary and metrics.jsonl history) and writes
 
-- ``<out_base>.png``/``.pdf``: one row per setting, one panel per method; retain (solid) and forget
-  (dashed) through unlearning, one colour per learning rate, the selected one thick;
+- ``<out_base>.png``/``.pdf``: one row per setting (language first, then arithmetic, as the paper's
+  panels a-c and d-f), one panel per method; retain (solid) and forget (dashed) through unlearning, one
+  colour per learning rate, the selected one thick. Language is held-out cross-entropy (lower retain
+  is better, higher forget is more forgotten), arithmetic accuracy; each setting's direction and labels
+  come from ``results["options"]["settings"]`` (fig3.yaml ``options``);
 - ``<out_base>.md`` and ``<out_base>.tex``: the App. B.1 tables, initial -> final retain and forget
   per learning rate, the selected row in bold.
 
@@ -30,6 +33,7 @@ from undo.selection import SweepPoint, retains_enough, select_lr
 
 METHOD_NAMES = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU", "undial": "UNDIAL", "sam": "SAM",
                 "repnoise": "RepNoise"}
+SETTINGS = ("language", "arithmetic")  # the paper's rows: (a-c) language, (d-f) arithmetic
 LETTERS = string.ascii_lowercase
 
 
@@ -112,13 +116,23 @@ def _draw_panel(ax, sweep: dict) -> None:
         ax.text(0.02, 0.02, "no lr within the retain budget", transform=ax.transAxes, fontsize=6, color="0.3")
 
 
+def _order(names, known) -> list[str]:
+    """``names`` (deduplicated) with the ``known`` ones first in that order, then the others as they come."""
+    known = list(known)
+    return sorted(dict.fromkeys(names), key=lambda n: known.index(n) if n in known else len(known))
+
+
 def _grid(all_sweeps: list[dict]) -> tuple[list[str], list[str]]:
-    """Rows: settings in series order; columns: methods in the paper's order (GradDiff, MaxEnt, RMU), then others."""
-    settings = list(dict.fromkeys(s["setting"] for s in all_sweeps))
-    order = list(METHOD_NAMES)
-    methods = sorted(dict.fromkeys(s["method"] for s in all_sweeps),
-                     key=lambda m: order.index(m) if m in order else len(order))
-    return settings, methods
+    """Rows: settings in the paper's order (language, arithmetic), then others in series order; columns:
+    methods in the paper's order (GradDiff, MaxEnt, RMU), then others."""
+    return (_order((s["setting"] for s in all_sweeps), SETTINGS),
+            _order((s["method"] for s in all_sweeps), METHOD_NAMES))
+
+
+def _in_grid_order(all_sweeps: list[dict]) -> list[dict]:
+    """The sweeps panel by panel: (a) language GradDiff ... (f) arithmetic RMU; the B.1 tables follow it."""
+    settings, methods = _grid(all_sweeps)
+    return sorted(all_sweeps, key=lambda s: (settings.index(s["setting"]), methods.index(s["method"])))
 
 
 # ----------------------------------------------------------------------------- tables
@@ -193,7 +207,7 @@ def latex(results: dict, all_sweeps: list[dict]) -> str:
 def draw(results: dict, out_base: Path) -> list[Path]:
     """Draw Figure 3 from a results dict; writes ``out_base`` .png, .pdf, .md and .tex and returns their paths."""
     out_base = Path(out_base)
-    all_sweeps = sweeps(results)
+    all_sweeps = _in_grid_order(sweeps(results))
     settings, methods = _grid(all_sweeps)
     by_cell = {(s["setting"], s["method"]): s for s in all_sweeps}
     plotting.apply_style()

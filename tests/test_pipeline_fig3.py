@@ -1,4 +1,5 @@
-"""End to end at smoke scale: `undo run reproduce/fig3.yaml --scale smoke` through the CLI, then a redraw."""
+"""End to end at smoke scale: `undo run reproduce/fig3.yaml --scale smoke` (language and arithmetic) through the
+CLI, then a redraw."""
 
 import json
 import shutil
@@ -19,6 +20,17 @@ def workspace(tmp_path, monkeypatch):
     shutil.copy(REPO / "figures" / "fig3.py", tmp_path / "figures" / "fig3.py")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
+    # No network in tests: the Korean corpus of the language panels comes from a fake konlpy wheel (as in
+    # tests/test_pipeline.py), and the copied config pins that wheel's sha256 instead of the real one's.
+    from conftest import write_fake_konlpy_wheel
+
+    from undo.data.sources import KONLPY_WHEEL
+
+    fake_sha = write_fake_konlpy_wheel(tmp_path / "cache", n_files=8, sentences=80)
+    korean = tmp_path / "reproduce" / "language" / "corpus_korean.yaml"
+    text = korean.read_text()
+    assert KONLPY_WHEEL["sha256"] in text
+    korean.write_text(text.replace(KONLPY_WHEEL["sha256"], fake_sha))
     return tmp_path
 
 
@@ -31,15 +43,21 @@ def test_fig3_smoke_end_to_end_then_redraw(workspace):
     for ext in ("png", "pdf", "json", "md", "tex"):
         assert (out / f"fig3.{ext}").stat().st_size > 0, ext
     results = json.loads((out / "fig3.json").read_text())
-    assert list(results["series"]) == ["arithmetic/graddiff", "arithmetic/maxent", "arithmetic/rmu"]
+    assert list(results["series"]) == [f"{setting}/{method}" for setting in ("language", "arithmetic")
+                                       for method in ("graddiff", "maxent", "rmu")]
+    assert results["options"]["settings"]["language"]["higher_is_better"] is False
     for name, runs in results["series"].items():
         assert sorted(r["tags"]["lr"] for r in runs) == [1e-3, 1e-2], name
         for r in runs:
             evals = [h["step"] for h in r["history"] if "eval/retain" in h]
             assert evals[0] == 0 and evals[-1] == r["summary"]["steps"] and len(evals) >= 2
             assert set(r["summary"]["eval_initial"]) >= {"retain", "forget"}
+    for r in results["series"]["language/maxent"]:  # cross-entropies (> 1 nat on a BPE-384 vocabulary)
+        first, last = r["summary"]["eval_initial"], r["summary"]["eval"]
+        assert first["retain"] > 1.0 and first["forget"] > 1.0 and last["forget"] > first["forget"]  # Korean CE rose
     md = (out / "fig3.md").read_text()
-    assert md.count("## ") == 3 and md.count("Selected: ") == 3
+    assert md.count("## ") == 6 and md.count("Selected: ") == 6
+    assert md.index("## GradDiff (Language, cross-entropy") < md.index("## GradDiff (Arithmetic, accuracy")
 
     # redraw from the JSON alone (no training), then a rerun finds nothing to train and nothing to redraw
     (out / "fig3.png").unlink()

@@ -1,4 +1,4 @@
-"""figures/fig3.py on synthetic sweeps whose selection is known: the App. B.1 arithmetic numbers."""
+"""figures/fig3.py on synthetic sweeps whose selection is known: the App. B.1 language and arithmetic numbers."""
 
 import importlib.util
 import json
@@ -15,8 +15,18 @@ B1 = {
     "maxent": [(6e-5, 0.86, 0.1275), (7e-5, 0.83, 0.0525), (8e-5, 0.8075, 0.0175), (9e-5, 0.795, 0.0125)],
     "rmu": [(6e-6, 0.7575, 0.2275), (8e-6, 0.615, 0.0675), (1e-5, 0.4425, 0.025)],
 }
-# App. B.1, language MaxEnt (cross-entropy, lower is better): initial retain 4.9359, forget 3.4672
-LANG_MAXENT = [(1e-5, 4.9439, 11.3281), (3e-5, 4.942, 11.9844), (8e-5, 4.9895, 12.3808)]
+# App. B.1, language (cross-entropy: lower retain is better, higher forget is more forgotten): (lr, final
+# retain, final forget); initial retain 4.9359, forget 3.4672 (MaxEnt) / 3.4668 (GradDiff, RMU). The 10% budget
+# is English CE <= 5.4295: every GradDiff and MaxEnt rate fits (both pick 8e-5, the most forgotten), no RMU rate.
+LANG = {
+    "graddiff": [(1e-5, 5.0264, 30.5592), (2e-5, 4.9924, 31.5783), (3e-5, 4.9967, 32.3159), (4e-5, 5.0085, 32.9097),
+                 (5e-5, 5.0216, 33.5308), (6e-5, 5.0334, 34.1291), (7e-5, 5.0563, 34.685), (8e-5, 5.0762, 35.129)],
+    "maxent": [(1e-5, 4.9439, 11.3281), (2e-5, 4.9397, 11.6977), (3e-5, 4.942, 11.9844), (4e-5, 4.9466, 12.1715),
+               (5e-5, 4.9551, 12.2584), (6e-5, 4.9633, 12.3114), (7e-5, 4.976, 12.3608), (8e-5, 4.9895, 12.3808)],
+    "rmu": [(1e-5, 5.4614, 7.2717), (2e-5, 6.0976, 8.8457), (3e-5, 6.8464, 9.8125), (4e-5, 7.6585, 10.2192),
+            (5e-5, 8.4008, 10.6792), (6e-5, 9.0205, 10.8073), (7e-5, 9.4909, 10.958), (8e-5, 9.8514, 11.2771)],
+}
+LANG_FORGET0 = {"graddiff": 3.4668, "maxent": 3.4672, "rmu": 3.4668}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +52,8 @@ def _instance(lr, retain0, forget0, retain1, forget1, steps=10):
 
 
 def results():
-    series = {"language/maxent": [_instance(lr, 4.9359, 3.4672, r, f) for lr, r, f in LANG_MAXENT]}
+    series = {f"language/{method}": [_instance(lr, 4.9359, LANG_FORGET0[method], r, f) for lr, r, f in rows]
+              for method, rows in LANG.items()}
     for method, rows in B1.items():
         series[f"arithmetic/{method}"] = [_instance(lr, 0.875, 0.8675, r, f) for lr, r, f in rows]
     return {"figure": "fig3", "scale": "paper", "created": "2026-11-23T10:00:00Z", "series": series,
@@ -54,7 +65,42 @@ def results():
 def test_selection_matches_the_papers_bold_choices(fig3):
     chosen = {s["name"]: s["chosen"] for s in fig3.sweeps(results())}
     assert chosen == {"arithmetic/graddiff": 8e-6, "arithmetic/maxent": 9e-5, "arithmetic/rmu": None,
-                      "language/maxent": 8e-5}
+                      "language/graddiff": 8e-5, "language/maxent": 8e-5, "language/rmu": None}
+
+
+def test_language_selection_follows_the_cross_entropy_direction(fig3):
+    """CE: retain may rise at most 10% (falling is fine), and the highest forget CE wins. Read as accuracies,
+    the same numbers would pick the lowest forget value (1e-4) and admit every rate (retain never drops)."""
+    rows = [(1e-4, 3.00, 3.5),    # admissible, barely forgotten
+            (3e-4, 2.90, 9.0),    # admissible: retain CE fell (better)
+            (1e-3, 3.29, 12.0),   # admissible: +9.7%, the most forgotten admissible one -> selected
+            (3e-3, 3.45, 20.0)]   # most forgotten, but retain CE +11.3%: outside the budget
+    res = {"scale": "mini", "series": {"language/maxent": [_instance(lr, 3.1, 3.0, r, f) for lr, r, f in rows]},
+           "options": {"tolerance": 0.1, "settings": {"language": {"higher_is_better": False, "retain": "English CE",
+                                                                   "forget": "Korean CE"}}}}
+    (s,) = fig3.sweeps(res)
+    assert s["chosen"] == 1e-3 and [r["admissible"] for r in s["rows"]] == [True, True, True, False]
+    assert s["options"]["ylabel"] == "cross-entropy"
+    res["options"]["settings"]["language"]["higher_is_better"] = True
+    assert fig3.sweeps(res)[0]["chosen"] == 1e-4
+
+
+def test_language_panels_and_tables_come_first(fig3, tmp_path):
+    """Rows in the paper's order, (a-c) language then (d-f) arithmetic, whatever order the series come in."""
+    res = results()
+    res["series"] = dict(reversed(list(res["series"].items())))  # arithmetic/rmu first
+    fig3.draw(res, tmp_path / "fig3")
+    md = (tmp_path / "fig3.md").read_text()
+    heads = [line.split(" (")[1].split(",")[0] + "/" + line[3:].split(" (")[0]
+             for line in md.splitlines() if line.startswith("## ")]
+    assert heads == ["Language/GradDiff", "Language/MaxEnt", "Language/RMU",
+                     "Arithmetic/GradDiff", "Arithmetic/MaxEnt", "Arithmetic/RMU"]
+    assert "## RMU (Language, cross-entropy; retain: English CE, forget: Korean CE)" in md
+    assert "| **8e-5** | **4.9359 → 5.0762** | **3.4668 → 35.1290** | yes | **selected** |" in md  # GradDiff
+    assert "| 1e-5 | 4.9359 → 5.4614 | 3.4668 → 7.2717 | no |  |" in md  # RMU: English CE +10.6%
+    tex = (tmp_path / "fig3.tex").read_text()
+    labels = [line for line in tex.splitlines() if line.startswith(r"\label")]
+    assert labels[0] == r"\label{tab:b1-language-graddiff}" and labels[-1] == r"\label{tab:b1-arithmetic-rmu}"
 
 
 def test_draw_writes_figure_and_b1_tables(fig3, tmp_path):
@@ -67,9 +113,9 @@ def test_draw_writes_figure_and_b1_tables(fig3, tmp_path):
     assert "| 2e-5 | 0.8750 → 0.1825 | 0.8675 → 0.0000 | no |  |" in md  # GradDiff: forgot all, kept too little
     assert "Selected: lr 8e-6 (rule: retain within 10% of its initial value, then the lowest final forget" in md
     assert "Selected: lr 8e-5 (rule: retain within 10% of its initial value, then the highest final forget" in md
-    assert "none selected" in md and md.count("**selected**") == 3  # RMU: nothing within 10%
+    assert md.count("none selected") == 2 and md.count("**selected**") == 4  # RMU: nothing within 10%, both settings
     tex = (tmp_path / "out" / "fig3.tex").read_text()
-    assert r"\textbf{9e-5} & \textbf{0.8750 $\to$ 0.7950}" in tex and tex.count(r"\begin{table}") == 4
+    assert r"\textbf{9e-5} & \textbf{0.8750 $\to$ 0.7950}" in tex and tex.count(r"\begin{table}") == 6
     assert r"\label{tab:b1-arithmetic-rmu}" in tex and "10\\%" in tex
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
 
@@ -77,7 +123,8 @@ def test_draw_writes_figure_and_b1_tables(fig3, tmp_path):
 def test_main_reads_the_json(fig3, tmp_path):
     src = tmp_path / "fig3.json"
     res = results()
-    del res["series"]["language/maxent"]
+    for method in LANG:
+        del res["series"][f"language/{method}"]
     src.write_text(json.dumps(res))
     fig3.main([str(src), str(tmp_path / "fig3")])
     assert (tmp_path / "fig3.png").stat().st_size > 0 and (tmp_path / "fig3.tex").stat().st_size > 0

@@ -76,10 +76,11 @@ def test_stage_runs_each_method(upstream, method, tiny_model):
         assert "model.embed_tokens.weight" in changed
 
 
+@pytest.mark.parametrize("setting", ["arithmetic", "language"])
 @pytest.mark.parametrize("name", ["unlearn_maxent.yaml", "unlearn_graddiff.yaml", "unlearn_rmu.yaml"])
 @pytest.mark.parametrize("scale", ["paper", "mini", "smoke"])
-def test_shipped_configs_build(name, scale):
-    raw = load_raw(REPO / "reproduce" / "arithmetic" / name, scale=scale)
+def test_shipped_configs_build(setting, name, scale):
+    raw = load_raw(REPO / "reproduce" / setting / name, scale=scale)
     data = {k: v for k, v in raw.data.items() if k not in ("stage", "name")}
     cfg = build(stage.Config, data, file=raw.path)
     method = REGISTRY[cfg.method]
