@@ -118,6 +118,7 @@ STAGE_HELP = {
     "tokenizer": "Build a tokenizer (Gemma-2-2b's, or a small BPE trained on the corpora).",
     "dataset": "Tokenize, pack and mix corpora into fixed-length windows.",
     "pretrain": "Pretrain a freshly initialised Gemma-2 (reference or data-filtering oracle).",
+    "init": "Build a freshly initialised, untrained Gemma-2 (the Unlearn-and-Distill student).",
     "unlearn": "Unlearn the forget capability with a registered method (e.g. maxent).",
     "noise": "Shrink and perturb a model: theta <- (1-alpha) theta + alpha beta N.",
     "distill": "Distill a teacher into a student with forward KL, optionally until a stop rule holds.",
