@@ -178,6 +178,21 @@ def figure(env: Env, configs, scale):
         click.echo(f"skipped {note}", err=True)
 
 
+@cli.command()
+@scale_option
+def report(scale):
+    """Check the paper's claims against the stored results: writes figures/<scale>/claims.md.
+
+    Reads only figures/<scale>/{fig3,fig4,fig5}.json; claims whose results are missing are listed as "not run".
+    """
+    from .claims import write_report
+
+    path, claims = write_report(Path("figures") / scale, scale)
+    for c in claims:
+        click.echo(f"{c.verdict:>12}  {c.claim} [{c.figure}, {c.setting}]")
+    click.echo(path)
+
+
 @cli.group()
 def store():
     """Inspect the artifact store."""
