@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -100,8 +101,8 @@ def draw(results: dict, out_base: Path, bold: str | None = None) -> list[Path]:
     summary = analysis.summarize_series(results)
     settings, methods = panels(summary)
     plotting.apply_style()
-    fig, axes = plotting.plt.subplots(len(settings), len(methods), figsize=(3.2 * len(methods), 2.7 * len(settings)),
-                                      squeeze=False)
+    width = max(3.2 * len(methods), 4.8)
+    fig, axes = plotting.plt.subplots(len(settings), len(methods), figsize=(width, 2.7 * len(settings)), squeeze=False)
     try:
         for row, name in enumerate(settings):
             for col, method in enumerate(methods):
@@ -122,9 +123,10 @@ def draw(results: dict, out_base: Path, bold: str | None = None) -> list[Path]:
                     labels.append(lab)
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.02))
         which = "Figure 4" if bold == "best" else "Figure 10"
-        fig.suptitle(f"{which}: relearning, bold = {STAT_LABELS[bold]} per step, dashed = "
-                     f"{STAT_LABELS['mean' if bold == 'best' else 'best']} (scale: {results.get('scale', '?')}; "
-                     "median over seeds, bands min–max)", fontsize=9)
+        title = (f"{which}: relearning, bold = {STAT_LABELS[bold]} per step, dashed = "
+                 f"{STAT_LABELS['mean' if bold == 'best' else 'best']} (scale: {results.get('scale', '?')}; "
+                 "median over seeds, bands min–max)")
+        fig.suptitle(textwrap.fill(title, int(width * 16)), fontsize=9)
         fig.tight_layout(rect=(0, 0.05, 1, 1))
         paths = plotting.save(fig, out_base)
     finally:

@@ -123,3 +123,12 @@ def test_missing_results_are_not_run_and_report_is_written(tmp_path, monkeypatch
 def test_bad_series_names_are_refused(bad):
     with pytest.raises(ValueError, match="expected <setting>"):
         fig4_claims(bad)
+
+
+def test_fig4_tie_is_undetermined():
+    from undo.claims import UNDETERMINED
+
+    res = fig4_results()
+    res["series"]["arithmetic/graddiff/distill"] = _instances(0.8)  # same curves as Unlearn-Only
+    rows = _verdicts(fig4_claims(res))
+    assert rows[("Unlearn-and-Distill relearns slower than Unlearn-Only", "arithmetic/graddiff")] == UNDETERMINED

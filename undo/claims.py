@@ -11,7 +11,8 @@ Verdicts and their rules (stated again in each row):
   that +1 means "more α, harder to relearn", is positive (the same trend as ``analysis.trend``);
 - compute rises with α (Figure 5): Spearman ρ between α and the median S_UNDO / S_DataFiltering is positive;
 - Unlearn-and-Distill relearns slower than Unlearn-Only (Figure 4, per method): the median over seeds of the
-  attacker envelope's mean over relearning steps (its area) is on the robust side of Unlearn-Only's;
+  attacker envelope's mean over relearning steps (its area) is on the robust side of Unlearn-Only's (equal
+  values, e.g. when neither model relearns at all, are "undetermined");
 - Data Filtering is the most robust (Figures 4, 5): its median attack value is at least as robust as every
   other model's;
 - MaxEnt's selected learning rate keeps retain within 10% and suppresses forget (Figure 3 / App. B.1):
@@ -37,6 +38,7 @@ from . import analysis
 from .selection import SweepPoint, select_lr
 
 AGREE, DISAGREE, NOT_RUN, UNDETERMINED = "agree", "disagree", "not run", "undetermined"
+METHOD_LABELS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU"}
 SUPPRESS_ACC = 0.2  # forget accuracy must fall to at most 20% of its initial value
 SUPPRESS_CE = 2.0  # forget cross-entropy must at least double
 
@@ -146,12 +148,15 @@ def fig4_claims(results: Mapping[str, Any]) -> list[Claim]:
                 continue
             a_uo, a_d = uo["best"]["area"]["median"], dist["best"]["area"]["median"]
             f_uo, f_d = uo["best"]["final"]["median"], dist["best"]["final"]["median"]
-            values[f"{method} Unlearn-Only"], values[f"{method} Unlearn-and-Distill"] = a_uo, a_d
-            ok = None if math.isnan(a_uo) or math.isnan(a_d) else sign * a_d > sign * a_uo
+            label = METHOD_LABELS.get(method, method)
+            values[f"{label} Unlearn-Only"], values[f"{label} Unlearn-and-Distill"] = a_uo, a_d
+            tie = math.isnan(a_uo) or math.isnan(a_d) or a_d == a_uo  # e.g. neither relearns at all: no contrast
+            ok = None if tie else sign * a_d > sign * a_uo
             rows.append(Claim(claim, "fig4", where, FIG4_CLAIMS[claim],
                               f"{s['measure_label']}, attacker-best envelope, median over seeds: mean over steps "
-                              f"Unlearn-and-Distill {_num(a_d)} vs Unlearn-Only {_num(a_uo)} (agree: more robust); "
-                              f"at the last step {_num(f_d)} vs {_num(f_uo)}", _verdict(ok)))
+                              f"Unlearn-and-Distill {_num(a_d)} vs Unlearn-Only {_num(a_uo)}; at the last step "
+                              f"{_num(f_d)} vs {_num(f_uo)} (agree when Unlearn-and-Distill's mean is more robust; "
+                              f"equal: undetermined)", _verdict(ok)))
         df = s["references"].get("data_filtering")
         if df is not None:
             values["Data Filtering"] = df["best"]["area"]["median"]
