@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 def workspace(tmp_path, monkeypatch):
     shutil.copytree(REPO / "reproduce", tmp_path / "reproduce")
     (tmp_path / "figures").mkdir()
-    for name in ("fig4.py", "fig10.py"):
+    for name in ("fig4.py", "fig9.py", "fig10.py"):
         shutil.copy(REPO / "figures" / name, tmp_path / "figures" / name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
@@ -33,7 +33,7 @@ def workspace(tmp_path, monkeypatch):
     korean.write_text(text.replace(KONLPY_WHEEL["sha256"], fake_sha))
     # Under a minute on two cores: MaxEnt in both settings (GradDiff and RMU are the same stages with another
     # teacher; tests/stages/test_init.py checks their configs, test_fig4_full_graph_resolves their graph).
-    for name in ("fig4", "fig10"):
+    for name in ("fig4", "fig9", "fig10"):
         path = tmp_path / "reproduce" / f"{name}.yaml"
         cfg = yaml.safe_load(path.read_text())
         cfg["series"] = {k: v for k, v in cfg["series"].items() if "graddiff" not in k and "rmu" not in k}
@@ -43,12 +43,12 @@ def workspace(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_fig4_fig10_smoke_end_to_end_then_report(workspace):
-    args = ["--artifacts-dir", "artifacts", "--device", "cpu", "run", "reproduce/fig4.yaml", "reproduce/fig10.yaml",
-            "--scale", "smoke"]
+    args = ["--artifacts-dir", "artifacts", "--device", "cpu", "run", "reproduce/fig4.yaml", "reproduce/fig9.yaml",
+            "reproduce/fig10.yaml", "--scale", "smoke"]
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 0, first.output
     out = workspace / "figures" / "smoke"
-    for name in ("fig4", "fig10"):
+    for name in ("fig4", "fig9", "fig10"):
         for ext in ("png", "pdf", "json", "md"):
             assert (out / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
     results = json.loads((out / "fig4.json").read_text())
@@ -63,6 +63,7 @@ def test_fig4_fig10_smoke_end_to_end_then_report(workspace):
     assert distilled[0]["results"]["model_steps"] == pretrain["steps"] == 40
     assert "Unlearn-and-Distill" in (out / "fig4.md").read_text()
     assert "average over learning rates" in (out / "fig10.md").read_text()
+    assert "| MaxEnt | 40 |" in (out / "fig9.md").read_text()  # the arithmetic student: pretraining's 40 steps
 
     # the claims report reads the stored fig4.json (fig3/fig5 were not run here)
     report = CliRunner().invoke(cli, ["report", "--scale", "smoke"])
