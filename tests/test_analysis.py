@@ -208,3 +208,12 @@ def test_markdown_table():
         assert name in md
     assert "| 0.6 | 0.1 | 3 | 0.500 | 0.400 [0.300–0.500] |" in md
     assert not math.isnan(s["groups"][1]["robustness"]["median"])
+
+
+def test_lr_average_skips_nan_and_checks_steps():
+    from undo.analysis import lr_average
+
+    curves = {"1e-3": {"step": [0, 5], "forget": [0.0, float("nan")]}, "1e-4": {"step": [0, 5], "forget": [0.2, 0.4]}}
+    assert lr_average(curves, "forget") == ([0, 5], pytest.approx([0.1, 0.4]))
+    with pytest.raises(ValueError, match="disagree"):
+        lr_average({"1e-3": {"step": [0, 5], "forget": [0, 1]}, "1e-4": {"step": [0, 10], "forget": [0, 1]}}, "forget")

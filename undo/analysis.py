@@ -40,9 +40,12 @@ __all__ = [
     "compute_ratio",
     "envelope",
     "group_label",
+    "lr_average",
     "markdown_table",
     "robustness",
     "summarize_panel",
+    "summarize_relearn",
+    "summarize_series",
     "trend",
 ]
 
@@ -105,6 +108,19 @@ def envelope(
         values.append(val)
         argbest.append(who)
     return [int(s) for s in steps], values, argbest
+
+
+def lr_average(curves: Mapping[str, Mapping[str, Sequence]], measure: str) -> tuple[list[int], list[float]]:
+    """Mean over learning rates at each evaluation step (Figure 10's bold line); NaN/None values are skipped.
+
+    Same input and checks as :func:`envelope`; a step where every learning rate diverged is NaN.
+    """
+    steps, _, _ = envelope(curves, measure, "max")  # validates the curves and their common steps
+    values = []
+    for i in range(len(steps)):
+        vals = [float(c[measure][i]) for c in curves.values() if not _is_nan(c[measure][i])]
+        values.append(float(np.mean(vals)) if vals else math.nan)
+    return steps, values
 
 
 def _lr_sort_key(lr: str) -> tuple[int, float, str]:
@@ -192,6 +208,66 @@ def _median_curve(envs: list[tuple[list[int], list[float]]]) -> dict | None:
         warnings.simplefilter("ignore", RuntimeWarning)  # a step where every seed is NaN stays NaN
         med, lo, hi = np.nanmedian(arr, 0), np.nanmin(arr, 0), np.nanmax(arr, 0)
     return {"step": common, "median": med.tolist(), "min": lo.tolist(), "max": hi.tolist()}
+
+
+def summarize_relearn(runs: Sequence[Mapping[str, Any]], measure: str, best: str) -> dict:
+    """One model's relearning attacks over seeds (Figures 4 and 10).
+
+    ``runs`` are relearning results (``{"curves": {lr: {"step": [...], measure: [...]}}, "seed": ...}``), one per
+    seed. For both statistics over learning rates, ``best`` (the attacker envelope, Figure 4) and ``mean`` (the
+    average over learning rates, Figure 10), this gives the median/min/max curve over seeds and the median/min/max
+    over seeds of its value at the final step (``final``) and of its mean over evaluated steps (``area``).
+    """
+    _check_best(best)
+    if not runs:
+        raise ValueError("summarize_relearn: no runs")
+    per = {"best": [], "mean": []}
+    for run in runs:
+        steps, env, _ = envelope(run.get("curves") or {}, measure, best)
+        per["best"].append((steps, env))
+        per["mean"].append(lr_average(run["curves"], measure))
+    out: dict[str, Any] = {"n_seeds": len(runs), "seeds": [r.get("seed") for r in runs]}
+    for stat, envs in per.items():
+        out[stat] = {"curve": _median_curve(envs),
+                     "final": _stats(_reduce(v, "final") for _, v in envs),
+                     "area": _stats(_reduce(v, "mean") for _, v in envs)}
+    return out
+
+
+def summarize_series(results: Mapping[str, Any]) -> dict:
+    """The Figure 4/10 results JSON per setting: every ``<setting>/<method>/<role>`` and ``<setting>/<role>`` series.
+
+    ``results["series"]`` maps such names to gathered relearning instances (each with ``results.curves`` and
+    ``tags.seed``); ``results["options"]`` gives ``measure`` and, per setting, ``attacker_best`` and
+    ``measure_label``. Returns ``{setting: {"measure_label", "attacker_best", "methods": {method: {role: summary}},
+    "references": {role: summary}}}`` with :func:`summarize_relearn` summaries, settings and methods in the
+    order the series are listed.
+    """
+    opts = results.get("options") or {}
+    measure = opts.get("measure", "forget")
+    out: dict[str, dict] = {}
+    for name, instances in (results.get("series") or {}).items():
+        parts = name.split("/")
+        if len(parts) not in (2, 3):
+            raise ValueError(f"series {name!r}: expected <setting>/<method>/<role> or <setting>/<role>")
+        setting = parts[0]
+        sopts = (opts.get("settings") or {}).get(setting, {})
+        best = sopts.get("attacker_best", "max")
+        entry = out.setdefault(setting, {"measure": measure, "measure_label": sopts.get("measure_label", measure),
+                                         "attacker_best": best, "methods": {}, "references": {}})
+        runs = [{"curves": (inst.get("results") or {}).get("curves") or {}, "seed": inst.get("tags", {}).get("seed"),
+                 "artifact": inst.get("artifact")} for inst in instances]
+        if not runs:
+            continue
+        try:
+            summary = summarize_relearn(runs, measure, best)
+        except ValueError as e:
+            raise ValueError(f"series {name!r}: {e}") from e
+        if len(parts) == 3:
+            entry["methods"].setdefault(parts[1], {})[parts[2]] = summary
+        else:
+            entry["references"][parts[1]] = summary
+    return out
 
 
 def summarize_panel(panel: Mapping[str, Any]) -> dict:

@@ -118,6 +118,7 @@ STAGE_HELP = {
     "tokenizer": "Build a tokenizer (Gemma-2-2b's, or a small BPE trained on the corpora).",
     "dataset": "Tokenize, pack and mix corpora into fixed-length windows.",
     "pretrain": "Pretrain a freshly initialised Gemma-2 (reference or data-filtering oracle).",
+    "init": "Build a freshly initialised, untrained Gemma-2 (the Unlearn-and-Distill student).",
     "unlearn": "Unlearn the forget capability with a registered method (e.g. maxent).",
     "noise": "Shrink and perturb a model: theta <- (1-alpha) theta + alpha beta N.",
     "distill": "Distill a teacher into a student with forward KL, optionally until a stop rule holds.",
@@ -175,6 +176,21 @@ def figure(env: Env, configs, scale):
         _fail(missing[0])
     for note in missing:
         click.echo(f"skipped {note}", err=True)
+
+
+@cli.command()
+@scale_option
+def report(scale):
+    """Check the paper's claims against the stored results: writes figures/<scale>/claims.md.
+
+    Reads only figures/<scale>/{fig3,fig4,fig5}.json; claims whose results are missing are listed as "not run".
+    """
+    from .claims import write_report
+
+    path, claims = write_report(Path("figures") / scale, scale)
+    for c in claims:
+        click.echo(f"{c.verdict:>12}  {c.claim} [{c.figure}, {c.setting}]")
+    click.echo(path)
 
 
 @cli.group()

@@ -39,8 +39,8 @@ class Context:
 
 
 def _registry() -> dict[str, Any]:
-    from . import corpus, dataset, distill, figure, noise, pretrain, relearn, tokenizer, unlearn
-    return {m.NAME: m for m in (corpus, tokenizer, dataset, pretrain, unlearn, noise, distill, relearn, figure)}
+    from . import corpus, dataset, distill, figure, init, noise, pretrain, relearn, tokenizer, unlearn
+    return {m.NAME: m for m in (corpus, tokenizer, dataset, pretrain, init, unlearn, noise, distill, relearn, figure)}
 
 
 STAGES: dict[str, Any] = {}

@@ -11,7 +11,8 @@ Two ways to name the upstreams, usable together:
   into ``results["panels"]`` with their relearning curves.
 - ``series`` (any stage, e.g. Figure 3's unlearning sweeps): a mapping name -> config file; every
   instance lands in ``results["series"][name]`` with its tags (lr, alpha, seed...), its
-  ``metrics.json`` summary and its ``metrics.jsonl`` history. ``options`` is passed through to the
+  ``metrics.json`` summary, its ``metrics.jsonl`` history and, for relearning runs, its ``results.json``
+  (curves per learning rate, Figures 4 and 10). ``options`` is passed through to the
   script as ``results["options"]`` (labels, metric directions), so the script needs nothing else.
 """
 
@@ -77,7 +78,10 @@ def instance_record(art: Artifact, tags: dict) -> dict:
     if (art.path / "metrics.jsonl").is_file():
         with open(art.path / "metrics.jsonl", encoding="utf-8") as fh:
             history = [json.loads(line) for line in fh if line.strip()]
-    return {"artifact": art.relpath, "tags": dict(tags), "summary": art.read_json("metrics.json"), "history": history}
+    record = {"artifact": art.relpath, "tags": dict(tags), "summary": art.read_json("metrics.json"), "history": history}
+    if (art.path / "results.json").is_file():  # relearning attacks: curves per learning rate
+        record["results"] = art.read_json("results.json")
+    return record
 
 
 def gather_panels(ctx: Context) -> dict:

@@ -1,0 +1,36 @@
+"""Figure 10 (App. B.2): Figure 4 with the average over learning rates in bold instead of the attacker's best.
+
+Same results schema and layout as fig4.py (which does the drawing); only the bold statistic differs.
+
+Usage (from the repo root)::
+
+    python figures/fig10.py figures/mini/fig10.json figures/mini/fig10
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location("undo_figure_fig4_for_fig10", Path(__file__).with_name("fig4.py"))
+fig4 = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fig4)
+
+
+def draw(results: dict, out_base: Path) -> list[Path]:
+    """Draw Figure 10; writes ``out_base`` .png, .pdf and .md and returns their paths."""
+    return fig4.draw(results, out_base, bold="mean")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        sys.exit(__doc__)
+    for p in draw(json.loads(Path(argv[0]).read_text(encoding="utf-8")), Path(argv[1])):
+        print(p)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Figure 4 (Section 4): Unlearn-and-Distill boosts robustness to relearning, drawn from a stored results JSON.
+
+One row per setting (language, arithmetic), one panel per unlearning method (GradDiff, MaxEnt, RMU): forget
+performance through the relearning attack of Unlearn-Only, Unlearn-and-Distill and Data Filtering. The bold
+line is the attacker's best learning rate at each step (``options.bold: best``, Figure 4) or the average over
+learning rates (``mean``, Figure 10, see fig10.py); the other statistic is dashed. Lines are medians over seeds,
+bands min–max. Also writes ``<out_base>.md``: per model, the bold statistic at the last step and its mean over
+steps (the area under the curve divided by the number of evaluations).
+
+Usage (from the repo root)::
+
+    python figures/fig4.py figures/mini/fig4.json figures/mini/fig4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:  # run as a script or loaded by path: make the `undo` package importable
+    sys.path.insert(0, str(_ROOT))
+
+from undo import analysis, plotting  # noqa: E402
+
+SETTING_ORDER = ("language", "arithmetic")
+METHOD_ORDER = ("graddiff", "maxent", "rmu")
+METHOD_LABELS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU"}
+ROLE_LABELS = {"unlearn_only": "Unlearn-Only", "distill": "Unlearn-and-Distill", "data_filtering": "Data Filtering"}
+COLORS = {**plotting.REFERENCE_COLORS, "distill": "#1f77b4"}
+STAT_LABELS = {"best": "best learning rate", "mean": "average over learning rates"}
+LETTERS = "abcdefghijklmnop"
+
+
+def _ordered(keys, order) -> list[str]:
+    keys = list(keys)
+    return [k for k in order if k in keys] + [k for k in keys if k not in order]
+
+
+def panels(summary: dict) -> tuple[list[str], list[str]]:
+    """Settings (rows) and methods (columns) present in a :func:`undo.analysis.summarize_series` summary."""
+    settings = _ordered(summary, SETTING_ORDER)
+    methods = _ordered(dict.fromkeys(m for s in summary.values() for m in s["methods"]), METHOD_ORDER)
+    if not settings or not methods:
+        raise ValueError("fig4: results have no <setting>/<method>/<role> series")
+    return settings, methods
+
+
+def _draw_panel(ax, setting: dict, method: str, bold: str) -> None:
+    other = "mean" if bold == "best" else "best"
+    models = {**setting["methods"].get(method, {}), **setting["references"]}
+    for role in _ordered(models, ("unlearn_only", "distill", "data_filtering")):
+        s, color = models[role], COLORS.get(role, "0.5")
+        c = s[bold]["curve"]
+        if c is None:
+            continue
+        band = (c["min"], c["max"]) if s["n_seeds"] > 1 else None
+        plotting.plot_envelope(ax, c["step"], c["median"], ROLE_LABELS.get(role, role), color, bold=True, band=band)
+        o = s[other]["curve"]
+        if o is not None:
+            ax.plot(o["step"], o["median"], color=color, lw=0.8, ls="--", alpha=0.6)
+    ax.set_xlabel("Relearning step")
+    ax.set_ylabel(f"{setting['measure_label']}")
+
+
+def _fmt(st: dict | None) -> str:
+    return "—" if st is None else (f"{st['median']:.3f}" if st["min"] == st["max"] else
+                                   f"{st['median']:.3f} [{st['min']:.3f}, {st['max']:.3f}]")
+
+
+def markdown(results: dict, summary: dict, bold: str) -> str:
+    fig = "Figure 4" if bold == "best" else "Figure 10"
+    lines = [f"# {fig}: Unlearn-and-Distill vs Unlearn-Only vs Data Filtering (scale: {results.get('scale', '?')})", ""]
+    if results.get("created"):
+        lines += [f"Results created {results['created']}.", ""]
+    lines += [f"Forget performance under the relearning attack, {STAT_LABELS[bold]} at each step; median over seeds "
+              "[min, max]. *final*: at the last evaluated step; *area*: mean over evaluated steps.", ""]
+    for name in _ordered(summary, SETTING_ORDER):
+        s = summary[name]
+        direction = "lower" if s["attacker_best"] == "max" else "higher"
+        lines += [f"## {name.capitalize()} ({s['measure_label']}; {direction} is more robust)", "",
+                  "| method | model | seeds | final | area |", "|---|---|---|---|---|"]
+        rows = [(METHOD_LABELS.get(m, m), role, r) for m in _ordered(s["methods"], METHOD_ORDER)
+                for role, r in s["methods"][m].items()] + [("—", role, r) for role, r in s["references"].items()]
+        for method, role, r in rows:
+            lines.append(f"| {method} | {ROLE_LABELS.get(role, role)} | {r['n_seeds']} | {_fmt(r[bold]['final'])} | "
+                         f"{_fmt(r[bold]['area'])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def draw(results: dict, out_base: Path, bold: str | None = None) -> list[Path]:
+    """Draw Figure 4 (``bold="best"``) or Figure 10 (``"mean"``); writes ``out_base`` .png, .pdf and .md."""
+    out_base = Path(out_base)
+    bold = bold or (results.get("options") or {}).get("bold", "best")
+    if bold not in STAT_LABELS:
+        raise ValueError(f"fig4: options.bold must be 'best' or 'mean', got {bold!r}")
+    summary = analysis.summarize_series(results)
+    settings, methods = panels(summary)
+    plotting.apply_style()
+    width = max(3.2 * len(methods), 4.8)
+    fig, axes = plotting.plt.subplots(len(settings), len(methods), figsize=(width, 2.7 * len(settings)), squeeze=False)
+    try:
+        for row, name in enumerate(settings):
+            for col, method in enumerate(methods):
+                ax = axes[row][col]
+                title = f"({LETTERS[row * len(methods) + col]}) {name.capitalize()}: {METHOD_LABELS.get(method, method)}"
+                ax.set_title(title, loc="left")
+                if method not in summary[name]["methods"]:
+                    ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", va="center", color="0.4")
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+                    continue
+                _draw_panel(ax, summary[name], method, bold)
+        handles, labels = [], []
+        for ax in axes.flat:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.02))
+        which = "Figure 4" if bold == "best" else "Figure 10"
+        title = (f"{which}: relearning, bold = {STAT_LABELS[bold]} per step, dashed = "
+                 f"{STAT_LABELS['mean' if bold == 'best' else 'best']} (scale: {results.get('scale', '?')}; "
+                 "median over seeds, bands min–max)")
+        fig.suptitle(textwrap.fill(title, int(width * 16)), fontsize=9)
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        paths = plotting.save(fig, out_base)
+    finally:
+        plotting.plt.close(fig)
+    paths.append(plotting.write_text(markdown(results, summary, bold), plotting.with_ext(out_base, ".md")))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results_json", type=Path, help="results JSON written by the pipeline")
+    ap.add_argument("out_base", type=Path, help="output path without extension (.png, .pdf and .md are written)")
+    ap.add_argument("--bold", choices=("best", "mean"), help="override options.bold")
+    args = ap.parse_args(argv)
+    results = json.loads(args.results_json.read_text(encoding="utf-8"))
+    for p in draw(results, args.out_base, args.bold):
+        print(p)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""figures/fig4.py and fig10.py on a synthetic results dict whose envelope, average and ordering are known."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+FIGURES = Path(__file__).resolve().parents[2] / "figures"
+STEPS = [0, 5, 10]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"test_{name}", FIGURES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _instance(seed, fast, slow, key="forget"):
+    """Two learning rates: one reaching `fast` per step, one reaching `slow` (values rise linearly from 0)."""
+    curves = {lr: {"step": STEPS, key: [rate * s for s in STEPS], "retain": [0.8] * 3}
+              for lr, rate in (("0.001", fast), ("0.0001", slow))}
+    return {"artifact": f"relearn/x-seed{seed}", "tags": {"seed": seed}, "summary": {}, "history": [],
+            "results": {"curves": curves}}
+
+
+def results(settings=("arithmetic", "language"), methods=("graddiff", "maxent")):
+    series = {}
+    for setting in settings:
+        for m in methods:
+            series[f"{setting}/{m}/unlearn_only"] = [_instance(s, 0.08, 0.02) for s in (0, 1)]
+            series[f"{setting}/{m}/distill"] = [_instance(s, 0.04, 0.0) for s in (0, 1)]
+        series[f"{setting}/data_filtering"] = [_instance(s, 0.02, 0.0) for s in (0, 1)]
+    return {"figure": "fig4", "scale": "smoke", "series": series,
+            "options": {"bold": "best", "measure": "forget",
+                        "settings": {"arithmetic": {"attacker_best": "max", "measure_label": "Mul/Div accuracy"},
+                                     "language": {"attacker_best": "max", "measure_label": "Korean CE"}}}}
+
+
+def test_summary_envelope_and_average_are_known():
+    from undo import analysis
+
+    s = analysis.summarize_series(results())["arithmetic"]
+    uo = s["methods"]["maxent"]["unlearn_only"]
+    assert uo["n_seeds"] == 2 and uo["best"]["curve"]["median"] == pytest.approx([0.0, 0.4, 0.8])
+    assert uo["mean"]["curve"]["median"] == pytest.approx([0.0, 0.25, 0.5])
+    assert uo["best"]["final"]["median"] == pytest.approx(0.8) and uo["best"]["area"]["median"] == pytest.approx(0.4)
+    assert s["methods"]["maxent"]["distill"]["best"]["final"]["median"] == pytest.approx(0.4)
+    assert s["references"]["data_filtering"]["mean"]["final"]["median"] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("name,bold_word", [("fig4", "best learning rate"), ("fig10", "average over learning rates")])
+def test_draws_png_pdf_md(tmp_path, name, bold_word):
+    paths = _load(name).draw(results(), tmp_path / name)
+    assert {p.suffix for p in paths} == {".png", ".pdf", ".md"}
+    assert all(p.stat().st_size > 0 for p in paths)
+    md = (tmp_path / f"{name}.md").read_text()
+    assert bold_word in md and "## Language" in md and "## Arithmetic" in md
+    final = "0.800" if name == "fig4" else "0.500"  # Unlearn-Only at the last step: envelope 0.8, average 0.5
+    assert f"| MaxEnt | Unlearn-Only | 2 | {final} |" in md
+
+
+def test_missing_method_panel_is_marked_not_run(tmp_path):
+    res = results()
+    del res["series"]["language/graddiff/unlearn_only"], res["series"]["language/graddiff/distill"]
+    paths = _load("fig4").draw(res, tmp_path / "fig4")
+    assert paths[0].stat().st_size > 0
+    assert "GradDiff" not in (tmp_path / "fig4.md").read_text().split("## Arithmetic")[0]
+
+
+def test_refuses_results_without_method_series(tmp_path):
+    res = results()
+    res["series"] = {k: v for k, v in res["series"].items() if k.endswith("data_filtering")}
+    with pytest.raises(ValueError, match="no <setting>/<method>/<role>"):
+        _load("fig4").draw(res, tmp_path / "fig4")

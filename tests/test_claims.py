@@ -1,0 +1,134 @@
+"""undo.claims on synthetic results whose verdicts are known; `undo report` through the CLI."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from undo.claims import AGREE, DISAGREE, NOT_RUN, evaluate, fig3_claims, fig4_claims, fig5_claims, markdown
+
+STEPS = [0, 5, 10]
+
+
+def _curves(final, key="forget"):
+    """Two learning rates rising linearly from 0: the better one reaches ``final``, the other half of it."""
+    return {"0.001": {"step": STEPS, key: [final * s / 10 for s in STEPS]},
+            "0.0001": {"step": STEPS, key: [final * s / 20 for s in STEPS]}}
+
+
+def fig5_results(attack_by_alpha, steps_by_alpha):
+    runs = []
+    for seed in (0, 1):
+        runs.append({"role": "unlearn_only", "alpha": None, "beta": None, "seed": seed, "compute_steps": None,
+                     "artifact": "a", "curves": _curves(0.8)})
+        runs.append({"role": "data_filtering", "alpha": None, "beta": None, "seed": seed, "compute_steps": 100,
+                     "artifact": "a", "curves": _curves(0.1)})
+        for alpha, attack in attack_by_alpha.items():
+            runs.append({"role": "undo", "alpha": alpha, "beta": 0.1, "seed": seed, "compute_steps": steps_by_alpha[alpha],
+                         "artifact": "a", "curves": _curves(attack)})
+    panel = {"measure": "forget", "measure_label": "Mul/Div accuracy", "attacker_best": "max", "robustness_at": "final",
+             "reference_steps": 100, "runs": runs}
+    return {"figure": "fig5", "panels": {"arithmetic": panel}}
+
+
+def _verdicts(rows):
+    return {(r.claim, r.setting): r.verdict for r in rows}
+
+
+def test_fig5_trends_agree_when_robustness_and_compute_rise_with_alpha():
+    rows = _verdicts(fig5_claims(fig5_results({0.2: 0.6, 0.5: 0.4, 0.8: 0.2}, {0.2: 20, 0.5: 50, 0.8: 80})))
+    assert rows[("robustness rises with α", "arithmetic")] == AGREE
+    assert rows[("compute rises with α", "arithmetic")] == AGREE
+    assert rows[("Data Filtering is the most robust (Fig. 5)", "arithmetic")] == AGREE
+
+
+def test_fig5_trends_disagree_when_reversed():
+    res = fig5_results({0.2: 0.05, 0.5: 0.4, 0.8: 0.7}, {0.2: 80, 0.5: 50, 0.8: 20})
+    rows = _verdicts(fig5_claims(res))
+    assert rows[("robustness rises with α", "arithmetic")] == DISAGREE
+    assert rows[("compute rises with α", "arithmetic")] == DISAGREE
+    assert rows[("Data Filtering is the most robust (Fig. 5)", "arithmetic")] == DISAGREE  # α=0.2 beats it
+    row = next(r for r in fig5_claims(res) if r.claim == "robustness rises with α")
+    assert "ρ(α, robustness) = -1" in row.measured
+
+
+def _instances(final):
+    return [{"artifact": "a", "tags": {"seed": s}, "summary": {}, "history": [], "results": {"curves": _curves(final)}}
+            for s in (0, 1)]
+
+
+def fig4_results(language_distill=0.2):
+    """Arithmetic (accuracy, attacker raises it): distillation helps GradDiff, not RMU. Language (CE, lowered)."""
+    series = {"arithmetic/graddiff/unlearn_only": _instances(0.8), "arithmetic/graddiff/distill": _instances(0.3),
+              "arithmetic/rmu/unlearn_only": _instances(0.5), "arithmetic/rmu/distill": _instances(0.6),
+              "arithmetic/data_filtering": _instances(0.1),
+              "language/maxent/unlearn_only": [{"artifact": "a", "tags": {"seed": 0}, "summary": {}, "history": [],
+                                               "results": {"curves": {"0.001": {"step": STEPS, "forget": [9, 4, 3]}}}}],
+              "language/maxent/distill": [{"artifact": "a", "tags": {"seed": 0}, "summary": {}, "history": [],
+                                          "results": {"curves": {"0.001": {"step": STEPS,
+                                                                           "forget": [9, 8, 8 + language_distill]}}}}]}
+    opts = {"measure": "forget", "settings": {"arithmetic": {"attacker_best": "max", "measure_label": "Mul/Div accuracy"},
+                                              "language": {"attacker_best": "min", "measure_label": "Korean CE"}}}
+    return {"figure": "fig4", "series": series, "options": opts}
+
+
+def test_fig4_distill_slower_per_method_and_direction():
+    rows = _verdicts(fig4_claims(fig4_results()))
+    claim = "Unlearn-and-Distill relearns slower than Unlearn-Only"
+    assert rows[(claim, "arithmetic/graddiff")] == AGREE
+    assert rows[(claim, "arithmetic/rmu")] == DISAGREE
+    assert rows[(claim, "language/maxent")] == AGREE  # CE stays higher: slower relearning
+    assert rows[("Data Filtering is the most robust (Fig. 4)", "arithmetic")] == AGREE
+    assert rows[("Data Filtering is the most robust (Fig. 4)", "language")] == NOT_RUN  # no oracle series
+
+
+def _sweep(setting, points, higher=True):
+    inst = [{"artifact": "a", "tags": {"lr": lr}, "history": [],
+             "summary": {"eval_initial": {"retain": r0, "forget": f0}, "eval": {"retain": r1, "forget": f1}}}
+            for lr, r0, r1, f0, f1 in points]
+    return {"series": {f"{setting}/maxent": inst},
+            "options": {"tolerance": 0.1, "settings": {setting: {"higher_is_better": higher}}}}
+
+
+def test_fig3_maxent_selection_from_the_paper_numbers():
+    res = _sweep("arithmetic", [(9e-5, 0.875, 0.795, 0.8675, 0.0125), (4e-4, 0.875, 0.05, 0.8675, 0.0)])
+    (row,) = fig3_claims(res)
+    assert row.verdict == AGREE and "selected lr 9e-05" in row.measured
+    lang = _sweep("language", [(8e-5, 4.9359, 4.9895, 3.4672, 12.3808)], higher=False)
+    assert fig3_claims(lang)[0].verdict == AGREE
+    weak = _sweep("arithmetic", [(1e-5, 0.875, 0.87, 0.8675, 0.6)])
+    assert fig3_claims(weak)[0].verdict == DISAGREE  # admissible but forget barely suppressed
+    none = _sweep("arithmetic", [(4e-4, 0.875, 0.05, 0.8675, 0.0)])
+    assert fig3_claims(none)[0].verdict == DISAGREE and "no learning rate" in fig3_claims(none)[0].measured
+
+
+def test_missing_results_are_not_run_and_report_is_written(tmp_path, monkeypatch):
+    rows = evaluate(tmp_path)
+    assert rows and all(r.verdict == NOT_RUN for r in rows)
+    assert {r.figure for r in rows} == {"fig3", "fig4", "fig5"}
+    (tmp_path / "figures" / "mini").mkdir(parents=True)
+    (tmp_path / "figures" / "mini" / "fig4.json").write_text(json.dumps(fig4_results()))
+    monkeypatch.chdir(tmp_path)
+    from undo.cli import cli
+
+    out = CliRunner().invoke(cli, ["report", "--scale", "mini"])
+    assert out.exit_code == 0, out.output
+    md = (tmp_path / "figures" / "mini" / "claims.md").read_text()
+    assert "| claim | figure | setting | paper | measured | verdict |" in md
+    assert "arithmetic/graddiff" in md and "**not run**" in md and "**agree**" in md and "**disagree**" in md
+    assert markdown(rows, "mini").count("\n| ") == len(rows) + 1
+
+
+@pytest.mark.parametrize("bad", [{"series": {"a/b/c/d": []}}])
+def test_bad_series_names_are_refused(bad):
+    with pytest.raises(ValueError, match="expected <setting>"):
+        fig4_claims(bad)
+
+
+def test_fig4_tie_is_undetermined():
+    from undo.claims import UNDETERMINED
+
+    res = fig4_results()
+    res["series"]["arithmetic/graddiff/distill"] = _instances(0.8)  # same curves as Unlearn-Only
+    rows = _verdicts(fig4_claims(res))
+    assert rows[("Unlearn-and-Distill relearns slower than Unlearn-Only", "arithmetic/graddiff")] == UNDETERMINED
