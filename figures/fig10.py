@@ -10,8 +10,6 @@ Usage (from the repo root)::
 from __future__ import annotations
 
 import importlib.util
-import json
-import sys
 from pathlib import Path
 
 _spec = importlib.util.spec_from_file_location("undo_figure_fig4_for_fig10", Path(__file__).with_name("fig4.py"))
@@ -25,11 +23,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        sys.exit(__doc__)
-    for p in draw(json.loads(Path(argv[0]).read_text(encoding="utf-8")), Path(argv[1])):
-        print(p)
+    fig4.plotting.script_main(draw, __doc__, argv)
 
 
 if __name__ == "__main__":

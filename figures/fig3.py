@@ -21,8 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import string
 from pathlib import Path
 
@@ -234,13 +232,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results_json", type=Path, help="results JSON written by the pipeline")
-    ap.add_argument("out_base", type=Path, help="output path without extension (.png, .pdf, .md and .tex are written)")
-    args = ap.parse_args(argv)
-    results = json.loads(args.results_json.read_text(encoding="utf-8"))
-    for p in draw(results, args.out_base):
-        print(p)
+    plotting.script_main(draw, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ Usage (from the repo root)::
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -119,13 +117,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results_json", type=Path, help="results JSON written by the pipeline")
-    ap.add_argument("out_base", type=Path, help="output path without extension (.png, .pdf and .md are written)")
-    args = ap.parse_args(argv)
-    results = json.loads(args.results_json.read_text(encoding="utf-8"))
-    for p in draw(results, args.out_base):
-        print(p)
+    plotting.script_main(draw, __doc__, argv)
 
 
 if __name__ == "__main__":

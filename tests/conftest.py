@@ -78,3 +78,28 @@ def fake_konlpy(tmp_path, monkeypatch):
     sha = write_fake_konlpy_wheel(cache)
     monkeypatch.setenv("UNDO_CACHE", str(cache))
     return cache, sha
+
+
+@pytest.fixture
+def smoke_workspace(tmp_path, monkeypatch):
+    """A scratch copy of reproduce/ and figures/*.py as the working directory, for end-to-end CLI runs.
+
+    No network in tests: the Korean corpus comes from a fake konlpy wheel (same layout, generated Hangul)
+    placed in the cache, and the copied config pins that wheel's sha256 instead of the real one's.
+    """
+    import shutil
+
+    from undo.data.sources import KONLPY_WHEEL
+
+    shutil.copytree(REPO / "reproduce", tmp_path / "reproduce")
+    (tmp_path / "figures").mkdir()
+    for script in (REPO / "figures").glob("*.py"):
+        shutil.copy(script, tmp_path / "figures" / script.name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
+    fake_sha = write_fake_konlpy_wheel(tmp_path / "cache", n_files=8, sentences=80)
+    korean = tmp_path / "reproduce" / "language" / "corpus_korean.yaml"
+    text = korean.read_text()
+    assert KONLPY_WHEEL["sha256"] in text
+    korean.write_text(text.replace(KONLPY_WHEEL["sha256"], fake_sha))
+    return tmp_path

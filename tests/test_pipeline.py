@@ -1,36 +1,16 @@
 """End to end at smoke scale: `undo run reproduce/fig5.yaml --scale smoke` through the CLI."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from undo.cli import cli
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    shutil.copytree(REPO / "reproduce", tmp_path / "reproduce")
-    (tmp_path / "figures").mkdir()
-    shutil.copy(REPO / "figures" / "fig5.py", tmp_path / "figures" / "fig5.py")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
-    # No network in tests: the Korean corpus comes from a fake konlpy wheel (same layout, generated Hangul)
-    # placed in the cache, and the copied smoke config pins that wheel's sha256 instead of the real one's.
-    from conftest import write_fake_konlpy_wheel
-
-    from undo.data.sources import KONLPY_WHEEL
-
-    fake_sha = write_fake_konlpy_wheel(tmp_path / "cache", n_files=8, sentences=80)
-    korean = tmp_path / "reproduce" / "language" / "corpus_korean.yaml"
-    text = korean.read_text()
-    assert KONLPY_WHEEL["sha256"] in text
-    korean.write_text(text.replace(KONLPY_WHEEL["sha256"], fake_sha))
-    return tmp_path
+def workspace(smoke_workspace):
+    return smoke_workspace
 
 
 @pytest.mark.slow

@@ -2,36 +2,16 @@
 CLI, then a redraw."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from undo.cli import cli
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    shutil.copytree(REPO / "reproduce", tmp_path / "reproduce")
-    (tmp_path / "figures").mkdir()
-    shutil.copy(REPO / "figures" / "fig3.py", tmp_path / "figures" / "fig3.py")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
-    # No network in tests: the Korean corpus of the language panels comes from a fake konlpy wheel (as in
-    # tests/test_pipeline.py), and the copied config pins that wheel's sha256 instead of the real one's.
-    from conftest import write_fake_konlpy_wheel
-
-    from undo.data.sources import KONLPY_WHEEL
-
-    fake_sha = write_fake_konlpy_wheel(tmp_path / "cache", n_files=8, sentences=80)
-    korean = tmp_path / "reproduce" / "language" / "corpus_korean.yaml"
-    text = korean.read_text()
-    assert KONLPY_WHEEL["sha256"] in text
-    korean.write_text(text.replace(KONLPY_WHEEL["sha256"], fake_sha))
-    return tmp_path
+def workspace(smoke_workspace):
+    return smoke_workspace
 
 
 @pytest.mark.slow

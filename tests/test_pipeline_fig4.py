@@ -1,7 +1,6 @@
 """End to end at smoke scale: `undo run reproduce/fig4.yaml reproduce/fig10.yaml --scale smoke`, then `undo report`."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,31 +13,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    shutil.copytree(REPO / "reproduce", tmp_path / "reproduce")
-    (tmp_path / "figures").mkdir()
-    for name in ("fig4.py", "fig9.py", "fig10.py"):
-        shutil.copy(REPO / "figures" / name, tmp_path / "figures" / name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
-    # No network in tests: the Korean corpus comes from a fake konlpy wheel (as in test_pipeline.py).
-    from conftest import write_fake_konlpy_wheel
-
-    from undo.data.sources import KONLPY_WHEEL
-
-    fake_sha = write_fake_konlpy_wheel(tmp_path / "cache", n_files=8, sentences=80)
-    korean = tmp_path / "reproduce" / "language" / "corpus_korean.yaml"
-    text = korean.read_text()
-    assert KONLPY_WHEEL["sha256"] in text
-    korean.write_text(text.replace(KONLPY_WHEEL["sha256"], fake_sha))
+def workspace(smoke_workspace):
     # Under a minute on two cores: MaxEnt in both settings (GradDiff and RMU are the same stages with another
     # teacher; tests/stages/test_init.py checks their configs, test_fig4_full_graph_resolves their graph).
     for name in ("fig4", "fig9", "fig10"):
-        path = tmp_path / "reproduce" / f"{name}.yaml"
+        path = smoke_workspace / "reproduce" / f"{name}.yaml"
         cfg = yaml.safe_load(path.read_text())
         cfg["series"] = {k: v for k, v in cfg["series"].items() if "graddiff" not in k and "rmu" not in k}
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return tmp_path
+    return smoke_workspace
 
 
 @pytest.mark.slow

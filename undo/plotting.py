@@ -165,3 +165,16 @@ def annotate_points(ax, xs, ys, texts, fontsize: float = 6.5, pad: float = 2.0) 
             )
         )
     return out
+
+
+def script_main(draw, doc: str, argv: list[str] | None = None) -> None:
+    """The command line every figure script shares: ``python figures/figN.py RESULTS_JSON OUT_BASE``."""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    ap.add_argument("results_json", type=Path, help="results JSON written by the pipeline")
+    ap.add_argument("out_base", type=Path, help="output path without extension (.png, .pdf, .md, ... are written)")
+    args = ap.parse_args(argv)
+    for path in draw(json.loads(args.results_json.read_text(encoding="utf-8")), args.out_base):
+        print(path)

@@ -485,7 +485,7 @@ def test_hf_documents_offline_hub_id_fails_fast(hf_offline):
     start = time.perf_counter()
     with pytest.raises(SourceError, match="offline") as err:
         hf_documents("HuggingFaceFW/fineweb-edu", name="sample-10BT", n_documents=10, cache_dir=hf_offline)
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 30  # hang guard (the failure mode is a 46 s retry loop), not a speed target
     assert "data_files" in str(err.value) and "HF_HUB_OFFLINE" in str(err.value)
 
 

@@ -135,7 +135,7 @@ def test_unreachable_hub_fails_in_seconds_with_a_way_out(online, tmp_path):
     start = time.perf_counter()
     with pytest.raises(SourceError) as err:
         cache_hf_documents("HuggingFaceFW/fineweb-2", name="kor_Hang", n_documents=5, cache_dir=tmp_path)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30  # hang guard (the failure mode is a 46 s retry loop), not a speed target
     message = str(err.value)
     assert "\n" not in message and "cannot reach the Hugging Face hub" in message
     assert "--scale mini" in message and "HF_HUB_OFFLINE=1" in message

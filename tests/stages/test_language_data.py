@@ -178,7 +178,7 @@ def test_unreachable_hub_tokenizer_fails_fast(tmp_path, monkeypatch):
     stage_names()  # import transformers & co. first: the clock measures the failure, not cold imports
     start = time.perf_counter()
     code, lines = _cli(tmp_path, "tok.yaml")
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30  # hang guard (the failure mode is a 46 s retry loop), not a speed target
     assert code == 2 and len(lines) == 1 and "cannot reach the Hugging Face hub" in lines[0]
     assert _no_artifacts(tmp_path)
 
