@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, Gemma2Config, Gemma2ForCausalLM
 
 from .config import option
+
+# transformers is imported inside the functions: configs are validated (and bad ones refused) before the
+# ~3 s import of the Gemma-2 modelling code is paid.
 
 # Token ids shared by Gemma-2's tokenizer and the kit's local tokenizers.
 PAD_ID, EOS_ID, BOS_ID = 0, 1, 2
@@ -50,7 +52,9 @@ class ModelConfig:
             raise ValueError("num_key_value_heads: must divide num_attention_heads")
 
 
-def hf_config(cfg: ModelConfig, vocab_size: int) -> Gemma2Config:
+def hf_config(cfg: ModelConfig, vocab_size: int):
+    from transformers import Gemma2Config
+
     return Gemma2Config(
         vocab_size=cfg.vocab_size or vocab_size,
         hidden_size=cfg.hidden_size,
@@ -71,8 +75,10 @@ def hf_config(cfg: ModelConfig, vocab_size: int) -> Gemma2Config:
     )
 
 
-def build_model(cfg: ModelConfig, vocab_size: int, seed: int, device: str = "cpu") -> Gemma2ForCausalLM:
+def build_model(cfg: ModelConfig, vocab_size: int, seed: int, device: str = "cpu"):
     """A freshly initialised fp32 model; the same seed gives the same weights."""
+    from transformers import Gemma2ForCausalLM
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Gemma2ForCausalLM._from_config(hf_config(cfg, vocab_size), attn_implementation="eager",
@@ -80,7 +86,9 @@ def build_model(cfg: ModelConfig, vocab_size: int, seed: int, device: str = "cpu
     return model.to(device)
 
 
-def load_model(path: Path, device: str = "cpu") -> Gemma2ForCausalLM:
+def load_model(path: Path, device: str = "cpu"):
+    from transformers import AutoModelForCausalLM
+
     model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager", dtype=torch.float32)
     return model.to(device)
 

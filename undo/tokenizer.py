@@ -16,14 +16,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from typing import TYPE_CHECKING
 
 SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>"]
 
+if TYPE_CHECKING:  # imported where used: validating a config must not pay for tokenizers/transformers
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
 
 def _pre_tokenizer():
+    from tokenizers import pre_tokenizers
+
     return pre_tokenizers.Sequence([
         pre_tokenizers.Digits(individual_digits=True),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
@@ -31,12 +35,16 @@ def _pre_tokenizer():
 
 
 def _wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
+    from transformers import PreTrainedTokenizerFast
+
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
                                    padding_side="left")
 
 
 def train_bpe(documents: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """Byte-level BPE with single-digit tokens; deterministic for the same documents."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = _pre_tokenizer()
     tok.decoder = decoders.ByteLevel()
@@ -48,6 +56,8 @@ def train_bpe(documents: Iterable[str], vocab_size: int) -> PreTrainedTokenizerF
 
 def byte_tokenizer() -> PreTrainedTokenizerFast:
     """259 tokens: the three specials and one per byte."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
     vocab = {s: i for i, s in enumerate(SPECIAL_TOKENS)}
     for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
         vocab[ch] = len(vocab)
@@ -90,6 +100,8 @@ def load_tokenizer(name_or_path: str | Path):
         except SourceError as err:
             raise TokenizerError(str(err)) from None
     try:
+        from transformers import AutoTokenizer
+
         tok = AutoTokenizer.from_pretrained(str(local) if local.exists() else name)
     except (OSError, ValueError) as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
