@@ -21,18 +21,12 @@ Usage::
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 
 from matplotlib.lines import Line2D
 
 from undo import plotting
 from undo.selection import SweepPoint, retains_enough, select_lr
-
-METHOD_NAMES = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU", "undial": "UNDIAL", "sam": "SAM",
-                "repnoise": "RepNoise"}
-SETTINGS = ("language", "arithmetic")  # the paper's rows: (a-c) language, (d-f) arithmetic
-LETTERS = string.ascii_lowercase
 
 
 def fmt_lr(lr: float) -> str:
@@ -81,7 +75,7 @@ def sweeps(results: dict) -> list[dict]:
             chosen, note = select_lr(points, tolerance=tolerance, higher_is_better=opts["higher_is_better"]).lr, None
         except ValueError:
             chosen, note = None, f"no learning rate keeps retain within {tolerance:.0%} of its initial value: none selected"
-        out.append({"name": name, "setting": setting, "method": method, "method_label": METHOD_NAMES.get(method, method),
+        out.append({"name": name, "setting": setting, "method": method, "method_label": plotting.METHOD_LABELS.get(method, method),
                     "options": opts, "tolerance": tolerance, "rows": rows, "chosen": chosen, "note": note})
     return out
 
@@ -114,17 +108,12 @@ def _draw_panel(ax, sweep: dict) -> None:
         ax.text(0.02, 0.02, "no lr within the retain budget", transform=ax.transAxes, fontsize=6, color="0.3")
 
 
-def _order(names, known) -> list[str]:
-    """``names`` (deduplicated) with the ``known`` ones first in that order, then the others as they come."""
-    known = list(known)
-    return sorted(dict.fromkeys(names), key=lambda n: known.index(n) if n in known else len(known))
-
-
 def _grid(all_sweeps: list[dict]) -> tuple[list[str], list[str]]:
     """Rows: settings in the paper's order (language, arithmetic), then others in series order; columns:
     methods in the paper's order (GradDiff, MaxEnt, RMU), then others."""
-    return (_order((s["setting"] for s in all_sweeps), SETTINGS),
-            _order((s["method"] for s in all_sweeps), METHOD_NAMES))
+    # the paper's rows: (a-c) language, (d-f) arithmetic
+    return (plotting.ordered((s["setting"] for s in all_sweeps), plotting.SETTING_ORDER),
+            plotting.ordered((s["method"] for s in all_sweeps), plotting.METHOD_LABELS))
 
 
 def _in_grid_order(all_sweeps: list[dict]) -> list[dict]:
@@ -219,7 +208,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
                     ax.set_axis_off()
                     continue
                 _draw_panel(ax, s)
-                ax.set_title(f"({LETTERS[i * len(methods) + j]}) {setting.capitalize()}: {s['method_label']}", loc="left")
+                ax.set_title(f"({plotting.LETTERS[i * len(methods) + j]}) {setting.capitalize()}: {s['method_label']}", loc="left")
         fig.suptitle(f"Figure 3: unlearning learning-rate sweeps (scale: {results.get('scale', '?')}; "
                      f"thick: lr selected by undo.selection)", fontsize=9)
         fig.tight_layout()

@@ -26,24 +26,15 @@ if str(_ROOT) not in sys.path:  # run as a script or loaded by path: make the `u
 
 from undo import analysis, plotting  # noqa: E402
 
-SETTING_ORDER = ("language", "arithmetic")
-METHOD_ORDER = ("graddiff", "maxent", "rmu")
-METHOD_LABELS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU"}
 ROLE_LABELS = {"unlearn_only": "Unlearn-Only", "distill": "Unlearn-and-Distill", "data_filtering": "Data Filtering"}
 COLORS = {**plotting.REFERENCE_COLORS, "distill": "#1f77b4"}
 STAT_LABELS = {"best": "best learning rate", "mean": "average over learning rates"}
-LETTERS = "abcdefghijklmnop"
-
-
-def _ordered(keys, order) -> list[str]:
-    keys = list(keys)
-    return [k for k in order if k in keys] + [k for k in keys if k not in order]
 
 
 def panels(summary: dict) -> tuple[list[str], list[str]]:
     """Settings (rows) and methods (columns) present in a :func:`undo.analysis.summarize_series` summary."""
-    settings = _ordered(summary, SETTING_ORDER)
-    methods = _ordered(dict.fromkeys(m for s in summary.values() for m in s["methods"]), METHOD_ORDER)
+    settings = plotting.ordered(summary, plotting.SETTING_ORDER)
+    methods = plotting.ordered(dict.fromkeys(m for s in summary.values() for m in s["methods"]), plotting.METHOD_ORDER)
     if not settings or not methods:
         raise ValueError("fig4: results have no <setting>/<method>/<role> series")
     return settings, methods
@@ -52,7 +43,7 @@ def panels(summary: dict) -> tuple[list[str], list[str]]:
 def _draw_panel(ax, setting: dict, method: str, bold: str) -> None:
     other = "mean" if bold == "best" else "best"
     models = {**setting["methods"].get(method, {}), **setting["references"]}
-    for role in _ordered(models, ("unlearn_only", "distill", "data_filtering")):
+    for role in plotting.ordered(models, ("unlearn_only", "distill", "data_filtering")):
         s, color = models[role], COLORS.get(role, "0.5")
         c = s[bold]["curve"]
         if c is None:
@@ -78,12 +69,12 @@ def markdown(results: dict, summary: dict, bold: str) -> str:
         lines += [f"Results created {results['created']}.", ""]
     lines += [f"Forget performance under the relearning attack, {STAT_LABELS[bold]} at each step; median over seeds "
               "[min, max]. *final*: at the last evaluated step; *area*: mean over evaluated steps.", ""]
-    for name in _ordered(summary, SETTING_ORDER):
+    for name in plotting.ordered(summary, plotting.SETTING_ORDER):
         s = summary[name]
         direction = "lower" if s["attacker_best"] == "max" else "higher"
         lines += [f"## {name.capitalize()} ({s['measure_label']}; {direction} is more robust)", "",
                   "| method | model | seeds | final | area |", "|---|---|---|---|---|"]
-        rows = [(METHOD_LABELS.get(m, m), role, r) for m in _ordered(s["methods"], METHOD_ORDER)
+        rows = [(plotting.METHOD_LABELS.get(m, m), role, r) for m in plotting.ordered(s["methods"], plotting.METHOD_ORDER)
                 for role, r in s["methods"][m].items()] + [("—", role, r) for role, r in s["references"].items()]
         for method, role, r in rows:
             lines.append(f"| {method} | {ROLE_LABELS.get(role, role)} | {r['n_seeds']} | {_fmt(r[bold]['final'])} | "
@@ -107,7 +98,7 @@ def draw(results: dict, out_base: Path, bold: str | None = None) -> list[Path]:
         for row, name in enumerate(settings):
             for col, method in enumerate(methods):
                 ax = axes[row][col]
-                title = f"({LETTERS[row * len(methods) + col]}) {name.capitalize()}: {METHOD_LABELS.get(method, method)}"
+                title = f"({plotting.LETTERS[row * len(methods) + col]}) {name.capitalize()}: {plotting.METHOD_LABELS.get(method, method)}"
                 ax.set_title(title, loc="left")
                 if method not in summary[name]["methods"]:
                     ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", va="center", color="0.4")

@@ -24,7 +24,6 @@ if str(_ROOT) not in sys.path:  # run as a script or loaded by path: make the `u
 from undo import analysis, plotting  # noqa: E402
 
 PANEL_ORDER = ("arithmetic", "language")
-LETTERS = "abcdefghijklmnop"
 
 
 def _panels(results: dict) -> list[str]:
@@ -176,8 +175,8 @@ def draw(results: dict, out_base: Path) -> list[Path]:
             labelled.append((left, _draw_tradeoff(left, s, colors)))
             _draw_relearning(right, s, colors)
             title = name.capitalize()
-            left.set_title(f"({LETTERS[2 * row]}) {title}: robustness vs compute", loc="left")
-            right.set_title(f"({LETTERS[2 * row + 1]}) {title}: relearning ({s['measure_label']})", loc="left")
+            left.set_title(f"({plotting.LETTERS[2 * row]}) {title}: robustness vs compute", loc="left")
+            right.set_title(f"({plotting.LETTERS[2 * row + 1]}) {title}: relearning ({s['measure_label']})", loc="left")
         betas = sorted(
             {
                 g["beta"]

@@ -21,16 +21,7 @@ if str(_ROOT) not in sys.path:  # run as a script or loaded by path: make the `u
 
 from undo import plotting  # noqa: E402
 
-SETTING_ORDER = ("language", "arithmetic")
-METHOD_ORDER = ("graddiff", "maxent", "rmu")
-METHOD_LABELS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU"}
 METHOD_COLORS = {"graddiff": "#2ca02c", "maxent": "#1f77b4", "rmu": "#9467bd"}
-LETTERS = "abcdefghijklmnop"
-
-
-def _ordered(keys, order) -> list[str]:
-    keys = list(keys)
-    return [k for k in order if k in keys] + [k for k in keys if k not in order]
 
 
 def trends(results: dict) -> dict:
@@ -66,15 +57,15 @@ def markdown(results: dict, data: dict) -> str:
     lines = [f"# Figure 9: distillation trends of Unlearn-and-Distill (scale: {results.get('scale', '?')})", ""]
     if results.get("created"):
         lines += [f"Results created {results['created']}.", ""]
-    for setting in _ordered(data, SETTING_ORDER):
+    for setting in plotting.ordered(data, plotting.SETTING_ORDER):
         labels = ((results.get("options") or {}).get("settings") or {}).get(setting, {})
         lines += [f"## {setting.capitalize()} (retain: {labels.get('retain', 'retain')}, forget: "
                   f"{labels.get('forget', 'forget')})", "",
                   "| teacher | steps | teacher retain | student retain | teacher forget | student forget |",
                   "|---|---|---|---|---|---|"]
-        for method in _ordered(data[setting], METHOD_ORDER):
+        for method in plotting.ordered(data[setting], plotting.METHOD_ORDER):
             d = data[setting][method]
-            lines.append(f"| {METHOD_LABELS.get(method, method)} | {d['steps']} | {_fmt(d['teacher'].get('retain'))} | "
+            lines.append(f"| {plotting.METHOD_LABELS.get(method, method)} | {d['steps']} | {_fmt(d['teacher'].get('retain'))} | "
                          f"{_fmt(d['final'].get('retain'))} | {_fmt(d['teacher'].get('forget'))} | "
                          f"{_fmt(d['final'].get('forget'))} |")
         lines.append("")
@@ -85,7 +76,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
     """Draw Figure 9 from a results dict; writes ``out_base`` .png, .pdf and .md and returns their paths."""
     out_base = Path(out_base)
     data = trends(results)
-    settings = _ordered(data, SETTING_ORDER)
+    settings = plotting.ordered(data, plotting.SETTING_ORDER)
     opts = (results.get("options") or {}).get("settings") or {}
     plotting.apply_style()
     fig, axes = plotting.plt.subplots(len(settings), 3, figsize=(10.0, 2.8 * len(settings)), squeeze=False)
@@ -96,15 +87,15 @@ def draw(results: dict, out_base: Path) -> list[Path]:
                       ("forget", labels.get("forget", "forget")))
             for col, (key, ylabel) in enumerate(panels):
                 ax = axes[row][col]
-                for method in _ordered(data[setting], METHOD_ORDER):
+                for method in plotting.ordered(data[setting], plotting.METHOD_ORDER):
                     d, color = data[setting][method], METHOD_COLORS.get(method, "0.4")
                     steps, values = d[key]
-                    ax.plot(steps, values, color=color, label=METHOD_LABELS.get(method, method))
+                    ax.plot(steps, values, color=color, label=plotting.METHOD_LABELS.get(method, method))
                     if key != "loss" and d["teacher"].get(key) is not None:
                         ax.axhline(d["teacher"][key], color=color, ls="--", lw=0.8, alpha=0.7)
                 ax.set_xlabel("Distillation step")
                 ax.set_ylabel(ylabel)
-                ax.set_title(f"({LETTERS[3 * row + col]}) {setting.capitalize()}: {ylabel}", loc="left")
+                ax.set_title(f"({plotting.LETTERS[3 * row + col]}) {setting.capitalize()}: {ylabel}", loc="left")
             axes[row][0].legend(title="teacher", title_fontsize=7)
         fig.suptitle(f"Figure 9: distillation into a random init (scale: {results.get('scale', '?')}; "
                      "dashed = the teacher's value)", fontsize=9)

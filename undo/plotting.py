@@ -41,6 +41,19 @@ __all__ = [
 # Baselines keep fixed colours across figures; α values take a sequential map (see ``alpha_colors``).
 REFERENCE_COLORS = {"unlearn_only": "#d62728", "data_filtering": "#222222"}
 
+# Panel order and names shared by the per-setting, per-method figures (the paper puts language first).
+SETTING_ORDER = ("language", "arithmetic")
+METHOD_ORDER = ("graddiff", "maxent", "rmu")
+METHOD_LABELS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU", "undial": "UNDIAL", "sam": "SAM",
+                 "repnoise": "RepNoise"}
+LETTERS = "abcdefghijklmnop"
+
+
+def ordered(keys, order) -> list[str]:
+    """``keys`` (deduplicated) with those named in ``order`` first, in that order, then the rest as given."""
+    keys = list(dict.fromkeys(keys))
+    return [k for k in order if k in keys] + [k for k in keys if k not in order]
+
 STYLE = {
     "font.size": 8,
     "axes.titlesize": 9,
