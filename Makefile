@@ -6,6 +6,9 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 SCALE ?= paper
+# Independent stages run at once (undo run --jobs): one per core at mini/smoke, where a tiny model
+# cannot use two cores; one at paper scale, where a stage fills the GPU.
+JOBS ?= $(if $(filter paper,$(SCALE)),1,$(shell nproc 2>/dev/null || echo 1))
 VENV ?= .venv
 UNDO := $(VENV)/bin/undo
 PYTEST := $(VENV)/bin/pytest
@@ -19,7 +22,16 @@ HF_CACHE ?= $(HOME)/.cache/huggingface
 DOCKER_GPUS := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo --gpus all)
 DOCKER_TTY := $(shell [ -t 0 ] && echo -it)
 
-.PHONY: help setup test lint smoke fig3 fig4 fig5 fig9 fig10 figures report lock bench image
+# The paper's sections, as the figure configs that reproduce them.
+SEC3 := reproduce/fig2.yaml
+SEC4 := reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig9.yaml reproduce/fig10.yaml
+SEC5 := reproduce/fig5.yaml reproduce/fig6.yaml
+SEC6 := reproduce/fig7.yaml
+FIGURES := $(SEC3) $(SEC4) $(SEC5) $(SEC6)
+RUN = $(UNDO) run --scale $(SCALE) --jobs $(JOBS)
+
+.PHONY: help setup test lint smoke all sec3 sec4 sec5 sec6 fig2 fig3 fig4 fig5 fig6 fig7 fig9 fig10 figures report lock \
+	bench image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "; print "usage: make TARGET [SCALE=paper|mini|smoke]\n"} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,27 +47,51 @@ test: $(VENV)/.lock-sha256 ## run the test suite on CPU, offline (unit tests + s
 lint: $(VENV)/.lock-sha256 ## ruff on the code, hadolint on the Dockerfile
 	bash tools/lint.sh
 
-smoke: $(VENV)/.lock-sha256 ## every pipeline at smoke scale (seconds per stage)
-	$(UNDO) run reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig9.yaml reproduce/fig10.yaml --scale smoke
+smoke: $(VENV)/.lock-sha256 ## every figure's pipeline at smoke scale (seconds per stage)
+	$(UNDO) run $(FIGURES) --scale smoke --jobs $(JOBS)
+
+all: $(VENV)/.lock-sha256 ## Sections 3-6: every figure of the synthetic settings, then the claims report
+	$(RUN) $(FIGURES)
+	$(UNDO) report --scale $(SCALE)
+
+sec3: $(VENV)/.lock-sha256 ## Section 3, oracle matching: Figure 2
+	$(RUN) $(SEC3)
+
+sec4: $(VENV)/.lock-sha256 ## Section 4, Unlearn-and-Distill: Figures 3, 4, 9, 10
+	$(RUN) $(SEC4)
+
+sec5: $(VENV)/.lock-sha256 ## Section 5, UNDO: Figures 5 and 6
+	$(RUN) $(SEC5)
+
+sec6: $(VENV)/.lock-sha256 ## Section 6, comparison with robust unlearning methods: Figure 7
+	$(RUN) $(SEC6)
+
+fig2: $(VENV)/.lock-sha256 ## Figure 2: oracle matching into the reference vs a random init, then relearning
+	$(RUN) reproduce/fig2.yaml
 
 fig3: $(VENV)/.lock-sha256 ## Figure 3 + App. B.1 tables: unlearning learning-rate sweeps (language, arithmetic x GradDiff, MaxEnt, RMU)
-	$(UNDO) run reproduce/fig3.yaml --scale $(SCALE)
+	$(RUN) reproduce/fig3.yaml
 
 fig4: $(VENV)/.lock-sha256 ## Figure 4: Unlearn-and-Distill vs Unlearn-Only vs Data Filtering, relearning (best LR bold)
-	$(UNDO) run reproduce/fig4.yaml --scale $(SCALE)
-
-fig9: $(VENV)/.lock-sha256 ## Figure 9: distillation trends of Unlearn-and-Distill (loss, retain, forget per step)
-	$(UNDO) run reproduce/fig9.yaml --scale $(SCALE)
-
-fig10: $(VENV)/.lock-sha256 ## Figure 10: Figure 4's runs with the average over learning rates bold
-	$(UNDO) run reproduce/fig10.yaml --scale $(SCALE)
+	$(RUN) reproduce/fig4.yaml
 
 fig5: $(VENV)/.lock-sha256 ## Figure 5: UNDO robustness vs compute (SCALE=mini on a CPU in minutes)
-	$(UNDO) run reproduce/fig5.yaml --scale $(SCALE)
+	$(RUN) reproduce/fig5.yaml
+
+fig6: $(VENV)/.lock-sha256 ## Figure 6: UNDO's alpha x beta grid, relearning and distillation steps
+	$(RUN) reproduce/fig6.yaml
+
+fig7: $(VENV)/.lock-sha256 ## Figure 7: retain vs forget after 0, 40 and 500 relearning steps, all methods
+	$(RUN) reproduce/fig7.yaml
+
+fig9: $(VENV)/.lock-sha256 ## Figure 9: distillation trends of Unlearn-and-Distill (loss, retain, forget per step)
+	$(RUN) reproduce/fig9.yaml
+
+fig10: $(VENV)/.lock-sha256 ## Figure 10: Figure 4's runs with the average over learning rates bold
+	$(RUN) reproduce/fig10.yaml
 
 figures: $(VENV)/.lock-sha256 ## redraw every figure of SCALE from stored results (no training)
-	$(UNDO) figure reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig9.yaml reproduce/fig10.yaml \
-		--scale $(SCALE)
+	$(UNDO) figure $(FIGURES) --scale $(SCALE)
 
 report: $(VENV)/.lock-sha256 ## check the paper's claims against stored results -> figures/SCALE/claims.md
 	$(UNDO) report --scale $(SCALE)

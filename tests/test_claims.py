@@ -5,7 +5,19 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from undo.claims import AGREE, DISAGREE, NOT_RUN, evaluate, fig3_claims, fig4_claims, fig5_claims, markdown
+from undo.claims import (
+    AGREE,
+    DISAGREE,
+    NOT_RUN,
+    SOURCES,
+    UNDETERMINED,
+    evaluate,
+    fig2_claims,
+    fig3_claims,
+    fig4_claims,
+    fig5_claims,
+    markdown,
+)
 
 STEPS = [0, 5, 10]
 
@@ -105,7 +117,7 @@ def test_fig3_maxent_selection_from_the_paper_numbers():
 def test_missing_results_are_not_run_and_report_is_written(tmp_path, monkeypatch):
     rows = evaluate(tmp_path)
     assert rows and all(r.verdict == NOT_RUN for r in rows)
-    assert {r.figure for r in rows} == {"fig3", "fig4", "fig5"}
+    assert {r.figure for r in rows} == set(SOURCES) >= {"fig2", "fig3", "fig4", "fig5"}
     (tmp_path / "figures" / "mini").mkdir(parents=True)
     (tmp_path / "figures" / "mini" / "fig4.json").write_text(json.dumps(fig4_results()))
     monkeypatch.chdir(tmp_path)
@@ -126,9 +138,45 @@ def test_bad_series_names_are_refused(bad):
 
 
 def test_fig4_tie_is_undetermined():
-    from undo.claims import UNDETERMINED
-
     res = fig4_results()
     res["series"]["arithmetic/graddiff/distill"] = _instances(0.8)  # same curves as Unlearn-Only
     rows = _verdicts(fig4_claims(res))
     assert rows[("Unlearn-and-Distill relearns slower than Unlearn-Only", "arithmetic/graddiff")] == UNDETERMINED
+
+
+def _distill(losses):
+    return [{"artifact": "d", "tags": {}, "summary": {}, "results": None,
+             "history": [{"step": 10 * (i + 1), "train/loss": v} for i, v in enumerate(losses)]}]
+
+
+def fig2_results(reference=0.7, random=0.15, oracle=0.1, kl_last=0.05):
+    """Arithmetic (the attacker raises accuracy); the KL of both students falls from 1.0 to ``kl_last``."""
+    series = {"arithmetic/kl/student_reference": _distill([1.0, 0.3, kl_last]),
+              "arithmetic/kl/student_random": _distill([5.0, 1.0, 5.0 * kl_last]),
+              "arithmetic/student_reference": _instances(reference),
+              "arithmetic/student_random": _instances(random),
+              "arithmetic/oracle": _instances(oracle)}
+    return {"figure": "fig2", "series": series,
+            "options": {"measure": "forget", "settings": {"arithmetic": {"attacker_best": "max"}}}}
+
+
+FASTER = ("Student (Reference) relearns faster than Student (Random)", "arithmetic")
+LIKE = ("Student (Random) relearns like the Oracle Teacher", "arithmetic")
+ZERO = ("Oracle matching drives the distillation KL toward zero", "arithmetic")
+
+
+def test_fig2_claims_agree_on_the_papers_pattern():
+    rows = _verdicts(fig2_claims(fig2_results()))
+    assert rows[FASTER] == rows[LIKE] == rows[ZERO] == AGREE
+
+
+def test_fig2_claims_disagree_when_the_students_swap():
+    rows = _verdicts(fig2_claims(fig2_results(reference=0.15, random=0.7, kl_last=0.5)))
+    assert rows[FASTER] == rows[LIKE] == rows[ZERO] == DISAGREE
+
+
+def test_fig2_equal_students_are_undetermined_and_missing_ones_not_run():
+    assert _verdicts(fig2_claims(fig2_results(reference=0.3, random=0.3)))[FASTER] == UNDETERMINED
+    res = fig2_results()
+    del res["series"]["arithmetic/student_random"]
+    assert _verdicts(fig2_claims(res))[FASTER] == NOT_RUN

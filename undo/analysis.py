@@ -270,6 +270,26 @@ def summarize_series(results: Mapping[str, Any]) -> dict:
     return out
 
 
+def split_distill_series(results: Mapping[str, Any], tag: str = "kl") -> tuple[dict, dict]:
+    """Split a results JSON whose series mix distillations and relearning attacks (Figure 2).
+
+    Series named ``<setting>/<tag>/<student>`` are distillations: their logged training loss (the KL to the
+    teacher) becomes ``{setting: {student: [(step, loss), ...]}}``; the first instance is used (they are not
+    swept). Every other series is a relearning attack, summarised by :func:`summarize_series`.
+    """
+    curves: dict[str, dict] = {}
+    relearn = {}
+    for name, instances in (results.get("series") or {}).items():
+        parts = name.split("/")
+        if len(parts) == 3 and parts[1] == tag:
+            for inst in instances[:1]:
+                curves.setdefault(parts[0], {})[parts[2]] = [(r["step"], r["train/loss"])
+                                                             for r in inst.get("history", []) if "train/loss" in r]
+        else:
+            relearn[name] = instances
+    return curves, summarize_series({**results, "series": relearn})
+
+
 def summarize_panel(panel: Mapping[str, Any]) -> dict:
     """Summarise one setting (panel) of the Figure 5 results JSON.
 

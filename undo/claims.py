@@ -1,11 +1,17 @@
 """The claims report: each of the paper's claims checked by code against the stored results JSONs.
 
-``undo report --scale mini`` reads ``figures/<scale>/{fig3,fig4,fig5}.json`` (written by the figure stage;
+``undo report --scale mini`` reads ``figures/<scale>/figN.json`` (N in :data:`SOURCES`) (written by the figure stage;
 nothing is trained or re-read from the artifact store) and writes ``figures/<scale>/claims.md``: one row per
 claim and setting with the paper's statement, the measured numbers and the verdict. A claim whose results
 JSON is missing is listed as "not run"; every number in the table is computed here, never typed by hand.
 
 Verdicts and their rules (stated again in each row):
+
+- Student (Reference) relearns faster than Student (Random) (Figure 2): the median over seeds of the attacker
+  envelope's mean over relearning steps is on the less robust side for the reference student (equal: undetermined);
+- Student (Random) relearns like the Oracle Teacher (Figure 2): on that same measure, Student (Random) is closer
+  to the Oracle Teacher than Student (Reference) is;
+- oracle matching drives the KL toward zero (Figure 2 a): each student's last logged KL is at most 0.1 × its first;
 
 - robustness rises with α (Figure 5): Spearman ρ between α and the median attack value over seeds, oriented so
   that +1 means "more α, harder to relearn", is positive (the same trend as ``analysis.trend``);
@@ -207,12 +213,67 @@ def fig3_claims(results: Mapping[str, Any]) -> list[Claim]:
     return rows
 
 
+# Figure 2 -------------------------------------------------------------------------------------------------------
+
+FIG2_CLAIMS = {
+    "Student (Reference) relearns faster than Student (Random)": "The reference model matched to the oracle "
+        "(Student (Reference)) quickly relearns the forget capability; the random init matched to the same oracle "
+        "(Student (Random)) does not (Section 3, Figure 2 b, c).",
+    "Student (Random) relearns like the Oracle Teacher": "Distilling the oracle into a random init gives a model "
+        "whose relearning speed closely matches the oracle's own (Section 3, Figure 2).",
+    "Oracle matching drives the distillation KL toward zero": "In both settings the distillation loss tends to "
+                                                              "zero (Section 3, Figure 2 a).",
+}
+KL_DROP = 0.1  # "tends to zero": the last logged KL is at most this fraction of the first
+
+
+def fig2_claims(results: Mapping[str, Any]) -> list[Claim]:
+    rows = []
+    kl, summary = analysis.split_distill_series(results)
+    faster, like, zero = FIG2_CLAIMS
+    for setting, s in summary.items():
+        sign = _robust_sign(s["attacker_best"])
+        area = {m: r["best"]["area"]["median"] for m, r in s["references"].items()}
+        final = {m: r["best"]["final"]["median"] for m, r in s["references"].items()}
+        ref, rnd, orc = area.get("student_reference"), area.get("student_random"), area.get("oracle")
+        how = f"{s['measure_label']}, attacker-best envelope, median over seeds, mean over steps (final step)"
+        if ref is None or rnd is None:
+            rows.append(Claim(faster, "fig2", setting, FIG2_CLAIMS[faster], "missing a student's relearning runs",
+                              NOT_RUN))
+        else:
+            tie = math.isnan(ref) or math.isnan(rnd) or ref == rnd
+            rows.append(Claim(faster, "fig2", setting, FIG2_CLAIMS[faster],
+                              f"{how}: Student (Reference) {_num(ref)} ({_num(final['student_reference'])}) vs "
+                              f"Student (Random) {_num(rnd)} ({_num(final['student_random'])}) (agree when the "
+                              "reference student's mean is less robust)", _verdict(None if tie else sign * ref < sign * rnd)))
+        if ref is None or rnd is None or orc is None:
+            rows.append(Claim(like, "fig2", setting, FIG2_CLAIMS[like], "missing relearning runs", NOT_RUN))
+        else:
+            rows.append(Claim(like, "fig2", setting, FIG2_CLAIMS[like],
+                              f"{how}: Oracle Teacher {_num(orc)} ({_num(final['oracle'])}); |Random − Oracle| = "
+                              f"{_num(abs(rnd - orc))} vs |Reference − Oracle| = {_num(abs(ref - orc))} (agree when "
+                              "Student (Random) is the closer one)", _verdict(abs(rnd - orc) < abs(ref - orc))))
+    for setting, students in kl.items():
+        parts, oks = [], []
+        for student, pts in students.items():
+            if len(pts) < 2:
+                continue
+            first, last = pts[0][1], pts[-1][1]
+            oks.append(last <= KL_DROP * first)
+            parts.append(f"{student.replace('_', ' ')}: {_num(first)} → {_num(last)} (step {pts[-1][0]})")
+        rows.append(Claim(zero, "fig2", setting, FIG2_CLAIMS[zero],
+                          f"KL per token, first → last logged: {'; '.join(parts) or '—'} (agree when every student "
+                          f"ends at ≤ {KL_DROP:g} × its first KL)", _verdict(all(oks)) if oks else NOT_RUN))
+    return rows
+
+
 # Report ---------------------------------------------------------------------------------------------------------
 
-SOURCES = {"fig5": (fig5_claims, list(FIG5_CLAIMS)),
+SOURCES = {"fig2": (fig2_claims, list(FIG2_CLAIMS)),
+           "fig5": (fig5_claims, list(FIG5_CLAIMS)),
            "fig4": (fig4_claims, list(FIG4_CLAIMS)),
            "fig3": (fig3_claims, [FIG3_CLAIM])}
-PAPER = {**FIG5_CLAIMS, **FIG4_CLAIMS, FIG3_CLAIM: FIG3_PAPER}
+PAPER = {**FIG2_CLAIMS, **FIG5_CLAIMS, **FIG4_CLAIMS, FIG3_CLAIM: FIG3_PAPER}
 
 
 def evaluate(fig_dir: Path) -> list[Claim]:
@@ -235,7 +296,7 @@ def _cell(text: str) -> str:
 def markdown(claims: list[Claim], scale: str) -> str:
     counts = {v: sum(c.verdict == v for c in claims) for v in (AGREE, DISAGREE, UNDETERMINED, NOT_RUN)}
     lines = [f"# Claims of the paper against the stored results (scale: {scale})", "",
-             "Written by `undo report` from figures/" + scale + "/{fig3,fig4,fig5}.json; every number is computed "
+             "Written by `undo report` from figures/" + scale + "/{" + ",".join(SOURCES) + "}.json; every number is computed "
              "from those results (undo/claims.py states each rule). Mini and smoke scales use tiny models and "
              "short runs, so a disagreement there is reported, not tuned away.", "",
              "Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + ".", "",

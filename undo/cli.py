@@ -68,9 +68,13 @@ def _quiet_libraries() -> None:
 scale_option = click.option("--scale", type=click.Choice(SCALES), envvar="UNDO_SCALE", default="paper",
                             show_default=True, help="Overlay: paper (GPU, hub data), mini (CPU minutes), smoke (CI).")
 dry_run_option = click.option("--dry-run", is_flag=True, help="List the stage instances and their status; run nothing.")
+jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=1), envvar="UNDO_JOBS", default=1, show_default=True,
+                           help="Independent stages run at once, in worker processes sharing the CPU threads "
+                                "(env UNDO_JOBS). 2 on a 2-core CPU at mini scale nearly halves the wall time.")
 
 
-def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, expect_stage: str | None = None) -> None:
+def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, expect_stage: str | None = None,
+             jobs: int = 1) -> None:
     from .env import resolve_device
     from .pipeline import Graph, describe, run_nodes
     from .store import Store
@@ -91,7 +95,13 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
             click.echo(line)
         return
     try:
-        run_nodes(nodes, device=resolve_device(env.device), scale=scale, repo_root=Path.cwd())
+        device = resolve_device(env.device)
+        if jobs > 1:
+            from .scheduler import run_parallel
+            run_parallel(nodes, list(configs), store_root=env.artifacts, jobs=jobs, device=device, scale=scale,
+                         repo_root=Path.cwd(), echo=click.echo)
+        else:
+            run_nodes(nodes, device=device, scale=scale, repo_root=Path.cwd())
     except KeyboardInterrupt:
         click.echo("\ninterrupted: rerun the same command to resume", err=True)
         sys.exit(130)
@@ -107,10 +117,11 @@ config_args = click.argument("configs", nargs=-1, required=True,
 @config_args
 @scale_option
 @dry_run_option
+@jobs_option
 @pass_env
-def run(env: Env, configs, scale, dry_run):
+def run(env: Env, configs, scale, dry_run, jobs):
     """Run CONFIGS and every upstream stage they need that is not yet done."""
-    _execute(env, configs, scale, dry_run)
+    _execute(env, configs, scale, dry_run, jobs=jobs)
 
 
 STAGE_HELP = {
@@ -129,10 +140,11 @@ STAGE_HELP = {
 def _stage_command(stage: str):
     @scale_option
     @dry_run_option
+    @jobs_option
     @config_args
     @pass_env
-    def command(env: Env, configs, scale, dry_run):
-        _execute(env, configs, scale, dry_run, expect_stage=stage)
+    def command(env: Env, configs, scale, dry_run, jobs):
+        _execute(env, configs, scale, dry_run, expect_stage=stage, jobs=jobs)
 
     command.__doc__ = STAGE_HELP[stage] + "\n\nRuns CONFIGS (each a `stage: " + stage + "` file) and any missing upstream stages."
     return cli.command(name=stage)(command)
@@ -183,7 +195,7 @@ def figure(env: Env, configs, scale):
 def report(scale):
     """Check the paper's claims against the stored results: writes figures/<scale>/claims.md.
 
-    Reads only figures/<scale>/{fig3,fig4,fig5}.json; claims whose results are missing are listed as "not run".
+    Reads only the figures' results JSONs in figures/<scale>/; claims whose results are missing are listed as "not run".
     """
     from .claims import write_report
 

@@ -1,0 +1,62 @@
+"""figures/fig2.py on a synthetic results dict whose KL curves and relearning envelopes are known."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+FIGURES = Path(__file__).resolve().parents[2] / "figures"
+STEPS = [0, 5, 10]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("test_fig2_script", FIGURES / "fig2.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _relearn(fast, slow):
+    curves = {lr: {"step": STEPS, "forget": [rate * s for s in STEPS]} for lr, rate in (("0.001", fast), ("0.0001", slow))}
+    return [{"artifact": f"relearn/x-seed{seed}", "tags": {"seed": seed}, "summary": {}, "history": [],
+             "results": {"curves": curves}} for seed in (0, 1)]
+
+
+def _distill(losses):
+    return [{"artifact": "distill/x", "tags": {}, "summary": {}, "history": [
+        {"step": 0, "eval/forget": 0.5}, *({"step": 10 * (i + 1), "train/loss": v} for i, v in enumerate(losses))]}]
+
+
+def results():
+    series = {}
+    for setting in ("language", "arithmetic"):
+        series[f"{setting}/kl/student_reference"] = _distill([0.8, 0.2, 0.04])
+        series[f"{setting}/kl/student_random"] = _distill([6.0, 1.0, 0.3])
+        series[f"{setting}/student_reference"] = _relearn(0.08, 0.02)
+        series[f"{setting}/student_random"] = _relearn(0.02, 0.0)
+        series[f"{setting}/oracle"] = _relearn(0.015, 0.0)
+    return {"figure": "fig2", "scale": "smoke", "series": series,
+            "options": {"measure": "forget", "settings": {"arithmetic": {"attacker_best": "max",
+                                                                         "measure_label": "Mul/Div accuracy"},
+                                                          "language": {"attacker_best": "max",
+                                                                       "measure_label": "Korean CE"}}}}
+
+
+def test_draw_writes_figure_and_table_with_known_numbers(tmp_path):
+    paths = _load().draw(results(), tmp_path / "fig2")
+    assert {p.suffix for p in paths} == {".png", ".pdf", ".md"} and all(p.stat().st_size > 0 for p in paths)
+    md = (tmp_path / "fig2.md").read_text()
+    # KL first/last logged loss (evaluation rows without a loss are skipped), per student
+    assert "| Student (Reference) | 0.8000 | 0.0400 | 30 |" in md
+    assert "| Student (Random) | 6.0000 | 0.3000 | 30 |" in md
+    # attacker-best envelope: the faster lr, 0.08 * 10 at the end, mean (0 + 0.4 + 0.8) / 3 over steps
+    assert "| Student (Reference) | 2 | 0.800 | 0.400 |" in md
+    assert "| Oracle Teacher | 2 | 0.150 | 0.075 |" in md
+    assert md.index("## Language") < md.index("## Arithmetic")
+
+
+def test_bad_series_name_is_refused(tmp_path):
+    res = results()
+    res["series"]["arithmetic/a/b/c"] = res["series"].pop("arithmetic/oracle")
+    with pytest.raises(ValueError, match="series 'arithmetic/a/b/c'"):
+        _load().draw(res, tmp_path / "fig2")
