@@ -19,7 +19,7 @@ HF_CACHE ?= $(HOME)/.cache/huggingface
 DOCKER_GPUS := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo --gpus all)
 DOCKER_TTY := $(shell [ -t 0 ] && echo -it)
 
-.PHONY: help setup test lint smoke fig3 fig4 fig5 fig9 fig10 figures report lock bench image
+.PHONY: help setup test lint smoke fig3 fig4 fig5 fig6 fig9 fig10 figures report lock bench image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "; print "usage: make TARGET [SCALE=paper|mini|smoke]\n"} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,14 +29,14 @@ $(VENV)/.lock-sha256: requirements.lock pyproject.toml tools/setup-env.sh
 
 setup: $(VENV)/.lock-sha256 ## create .venv from requirements.lock (a no-op when up to date)
 
-test: $(VENV)/.lock-sha256 ## run the test suite on CPU, offline (unit tests + smoke-scale fig3, fig4 and fig5)
+test: $(VENV)/.lock-sha256 ## run the test suite on CPU, offline (unit tests + smoke-scale fig3, fig4, fig5 and fig6)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTEST) -q -m "not gpu"
 
 lint: $(VENV)/.lock-sha256 ## ruff on the code, hadolint on the Dockerfile
 	bash tools/lint.sh
 
 smoke: $(VENV)/.lock-sha256 ## every pipeline at smoke scale (seconds per stage)
-	$(UNDO) run reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig9.yaml reproduce/fig10.yaml --scale smoke
+	$(UNDO) run reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig6.yaml reproduce/fig9.yaml reproduce/fig10.yaml --scale smoke
 
 fig3: $(VENV)/.lock-sha256 ## Figure 3 + App. B.1 tables: unlearning learning-rate sweeps (language, arithmetic x GradDiff, MaxEnt, RMU)
 	$(UNDO) run reproduce/fig3.yaml --scale $(SCALE)
@@ -53,9 +53,12 @@ fig10: $(VENV)/.lock-sha256 ## Figure 10: Figure 4's runs with the average over 
 fig5: $(VENV)/.lock-sha256 ## Figure 5: UNDO robustness vs compute (SCALE=mini on a CPU in minutes)
 	$(UNDO) run reproduce/fig5.yaml --scale $(SCALE)
 
+fig6: $(VENV)/.lock-sha256 ## Figure 6: effects of UNDO's alpha and beta (relearning per alpha, steps matrix alpha x beta)
+	$(UNDO) run reproduce/fig6.yaml --scale $(SCALE)
+
 figures: $(VENV)/.lock-sha256 ## redraw every figure of SCALE from stored results (no training)
-	$(UNDO) figure reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig9.yaml reproduce/fig10.yaml \
-		--scale $(SCALE)
+	$(UNDO) figure reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig6.yaml \
+		reproduce/fig9.yaml reproduce/fig10.yaml --scale $(SCALE)
 
 report: $(VENV)/.lock-sha256 ## check the paper's claims against stored results -> figures/SCALE/claims.md
 	$(UNDO) report --scale $(SCALE)
