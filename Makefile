@@ -41,7 +41,7 @@ $(VENV)/.lock-sha256: requirements.lock pyproject.toml tools/setup-env.sh
 
 setup: $(VENV)/.lock-sha256 ## create .venv from requirements.lock (a no-op when up to date)
 
-test: $(VENV)/.lock-sha256 ## run the test suite on CPU, offline (unit tests + smoke-scale fig3, fig4 and fig5)
+test: $(VENV)/.lock-sha256 ## run the test suite on CPU, offline (unit tests + smoke-scale fig3, fig4, fig5 and fig6)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTEST) -q -m "not gpu"
 
 lint: $(VENV)/.lock-sha256 ## ruff on the code, hadolint on the Dockerfile
@@ -78,7 +78,7 @@ fig4: $(VENV)/.lock-sha256 ## Figure 4: Unlearn-and-Distill vs Unlearn-Only vs D
 fig5: $(VENV)/.lock-sha256 ## Figure 5: UNDO robustness vs compute (SCALE=mini on a CPU in minutes)
 	$(RUN) reproduce/fig5.yaml
 
-fig6: $(VENV)/.lock-sha256 ## Figure 6: UNDO's alpha x beta grid, relearning and distillation steps
+fig6: $(VENV)/.lock-sha256 ## Figure 6: effects of UNDO's alpha and beta (relearning per alpha, steps matrix alpha x beta)
 	$(RUN) reproduce/fig6.yaml
 
 fig7: $(VENV)/.lock-sha256 ## Figure 7: retain vs forget after 0, 40 and 500 relearning steps, all methods

@@ -16,6 +16,7 @@ from undo.claims import (
     fig3_claims,
     fig4_claims,
     fig5_claims,
+    fig6_claims,
     markdown,
 )
 
@@ -180,3 +181,48 @@ def test_fig2_equal_students_are_undetermined_and_missing_ones_not_run():
     res = fig2_results()
     del res["series"]["arithmetic/student_random"]
     assert _verdicts(fig2_claims(res))[FASTER] == NOT_RUN
+def fig6_results(attack, steps, cap=500, alphas=(0.1, 0.3, 0.5, 0.7), betas=(0.05, 0.1, 0.5, 1.0)):
+    """Language (CE, the attacker lowers it): ``attack(α, β)`` is the final Korean CE, ``steps(α, β)`` the steps."""
+    undo, distill = [], []
+    for a in alphas:
+        for b in betas:
+            tags = {"alpha": a, "beta": b, "seed": 0}
+            undo.append({"artifact": "r", "tags": tags, "summary": {}, "history": [],
+                         "results": {"curves": {"0.001": {"step": STEPS, "forget": [12.0, 6.0, attack(a, b)]}}}})
+            distill.append({"artifact": "d", "tags": tags, "history": [],
+                            "summary": {"steps": steps(a, b), "max_steps": cap, "stop_reached": steps(a, b) < cap}})
+    return {"figure": "fig6", "series": {"language/undo": undo, "language/distill": distill},
+            "options": {"measure": "forget", "settings": {"language": {"attacker_best": "min",
+                                                                      "measure_label": "Korean CE"}}}}
+
+
+def test_fig6_alpha_matters_more_than_beta_agrees_when_alpha_drives_both():
+    rows = fig6_claims(fig6_results(lambda a, b: 3.0 + 2 * a + 0.1 * b, lambda a, b: min(500, int(100 + 600 * a))))
+    verdicts = _verdicts(rows)
+    assert verdicts[("α matters more than β", "language")] == AGREE
+    assert verdicts[("compute is driven by α", "language")] == AGREE
+    robust = next(r for r in rows if r.claim == "α matters more than β")
+    assert "over α 1.2 vs over β 0.095" in robust.measured  # 2 × (0.7 − 0.1) vs 0.1 × (1.0 − 0.05)
+    compute = next(r for r in rows if r.claim == "compute is driven by α")
+    assert "4 of 16 students hit the step cap" in compute.measured  # α = 0.7: 520 steps -> capped at 500
+
+
+def test_fig6_disagrees_when_beta_drives_robustness_and_compute():
+    rows = _verdicts(fig6_claims(fig6_results(lambda a, b: 3.0 + 0.1 * a + 2 * b, lambda a, b: int(100 + 300 * b))))
+    assert rows[("α matters more than β", "language")] == DISAGREE
+    assert rows[("compute is driven by α", "language")] == DISAGREE
+
+
+def test_fig6_ties_and_single_levels_are_undetermined():
+    flat = _verdicts(fig6_claims(fig6_results(lambda a, b: 4.0, lambda a, b: 100)))
+    assert flat[("α matters more than β", "language")] == UNDETERMINED
+    assert flat[("compute is driven by α", "language")] == UNDETERMINED
+    one_beta = fig6_claims(fig6_results(lambda a, b: 3.0 + a, lambda a, b: 100, betas=(0.1,)))
+    assert all(r.verdict == UNDETERMINED and "at least two" in r.measured for r in one_beta)
+
+
+def test_fig6_results_feed_the_report(tmp_path):
+    (tmp_path / "fig6.json").write_text(json.dumps(fig6_results(lambda a, b: 3.0 + 2 * a, lambda a, b: 100 + 10 * a)))
+    rows = [r for r in evaluate(tmp_path) if r.figure == "fig6"]
+    assert {(r.claim, r.setting, r.verdict) for r in rows} == {("α matters more than β", "language", AGREE),
+                                                              ("compute is driven by α", "language", AGREE)}

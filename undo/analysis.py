@@ -17,6 +17,9 @@ Definitions (Figure 5 caption and Appendix "relearning"):
   for both accuracy and cross-entropy measures.
 - Compute: ``S_UNDO / S_DataFiltering``, the distillation steps of a UNDO model over the pretraining steps of
   the data-filtered model (``reference_steps`` in the results JSON).
+- α × β grid (Figure 6): per (α, β) the attack value and the distillation steps (median over seeds); a student
+  that hit the step cap without meeting the stop rule is *capped* (its steps are a lower bound). ``factor_spread``
+  compares how much a value moves with α (averaged over β) and with β (averaged over α).
 
 Usage::
 
@@ -39,10 +42,12 @@ __all__ = [
     "attack_value",
     "compute_ratio",
     "envelope",
+    "factor_spread",
     "group_label",
     "lr_average",
     "markdown_table",
     "robustness",
+    "summarize_grid",
     "summarize_panel",
     "summarize_relearn",
     "summarize_series",
@@ -493,3 +498,105 @@ def markdown_table(summary: Mapping[str, Any], measure_label: str | None = None)
         ]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
+
+
+# Figure 6: the α × β grid ---------------------------------------------------------------------------------------
+
+def _grid_key(tags: Mapping) -> tuple:
+    return (tags.get("alpha"), tags.get("beta"), tags.get("seed"))
+
+
+def summarize_grid(results: Mapping[str, Any]) -> dict:
+    """The Figure 6 results JSON per setting: every (α, β) cell of UNDO students, with the reference attacks.
+
+    ``results["series"]`` holds, per setting, ``<setting>/undo`` (relearning runs of the students, tagged
+    ``alpha``, ``beta``, ``seed``), ``<setting>/distill`` (their distillation: ``summary.steps``, ``max_steps``,
+    ``stop_reached``, ``teacher_eval``, ``eval``) and optionally ``<setting>/unlearn_only`` and
+    ``<setting>/data_filtering`` (reference attacks). Relearning and distillation records are joined on
+    (α, β, seed); without a distillation record the steps fall back to the relearning run's ``model_steps``
+    and the stop rule is unknown (None).
+
+    Returns ``{setting: {"measure", "measure_label", "attacker_best", "alphas", "betas", "cells", "references"}}``.
+    Each cell (α ascending, then β) has ``n_seeds``, ``seeds``, ``curve`` (median/min/max over seeds of the
+    attacker envelope), ``attack`` (median/min/max over seeds of the envelope at the final step), ``attack_mean``
+    (the same for its mean over steps), ``steps`` (median/min/max distillation steps), ``max_steps``, ``capped``
+    (seeds that stopped at the cap without meeting the stop rule; their steps are a lower bound), ``stop_known``
+    (seeds whose stop rule outcome is recorded), ``retain`` (the students' final retain) and ``teacher_retain``.
+    References are :func:`summarize_relearn` summaries.
+    """
+    opts = results.get("options") or {}
+    measure = opts.get("measure", "forget")
+    series = results.get("series") or {}
+    out: dict[str, dict] = {}
+    for name in series:
+        setting, _, role = name.partition("/")
+        if role not in ("undo", "distill", "unlearn_only", "data_filtering") or "/" in role:
+            raise ValueError(f"series {name!r}: expected <setting>/<undo|distill|unlearn_only|data_filtering>")
+        sopts = (opts.get("settings") or {}).get(setting, {})
+        out.setdefault(setting, {"measure": measure, "measure_label": sopts.get("measure_label", measure),
+                                 "attacker_best": sopts.get("attacker_best", "max")})
+    for setting, entry in out.items():
+        best = entry["attacker_best"]
+        _check_best(best)
+        distill = {_grid_key(i.get("tags") or {}): i for i in series.get(f"{setting}/distill") or []}
+        cells: dict[tuple, list[dict]] = {}
+        for inst in series.get(f"{setting}/undo") or []:
+            tags = inst.get("tags") or {}
+            if tags.get("alpha") is None or tags.get("beta") is None:
+                raise ValueError(f"series {setting}/undo: {inst.get('artifact')} has no alpha/beta tags")
+            res = inst.get("results") or {}
+            try:
+                steps, values, _ = envelope(res.get("curves") or {}, measure, best)
+            except ValueError as e:
+                raise ValueError(f"series {setting}/undo: {inst.get('artifact')}: {e}") from e
+            d = (distill.get(_grid_key(tags)) or {}).get("summary") or {}
+            stop = d.get("stop_reached")
+            cells.setdefault((float(tags["alpha"]), float(tags["beta"])), []).append({
+                "seed": tags.get("seed"), "env": (steps, values),
+                "final": _reduce(values, "final"), "mean": _reduce(values, "mean"),
+                "steps": d.get("steps", res.get("model_steps")), "max_steps": d.get("max_steps"),
+                "stop_reached": stop, "capped": stop is False,
+                "retain": (d.get("eval") or {}).get("retain"),
+                "teacher_retain": (d.get("teacher_eval") or {}).get("retain")})
+        grid = []
+        for (alpha, beta) in sorted(cells):
+            seeds = sorted(cells[(alpha, beta)], key=lambda s: (s["seed"] is None, s["seed"] or 0))
+            caps = [s["max_steps"] for s in seeds if s["max_steps"] is not None]
+            teacher = [s["teacher_retain"] for s in seeds if s["teacher_retain"] is not None]
+            grid.append({"alpha": alpha, "beta": beta, "n_seeds": len(seeds), "seeds": [s["seed"] for s in seeds],
+                         "curve": _median_curve([s["env"] for s in seeds]),
+                         "attack": _stats(s["final"] for s in seeds), "attack_mean": _stats(s["mean"] for s in seeds),
+                         "steps": _stats(s["steps"] for s in seeds), "max_steps": max(caps) if caps else None,
+                         "capped": sum(s["capped"] for s in seeds),
+                         "stop_known": sum(s["stop_reached"] is not None for s in seeds),
+                         "retain": _stats(s["retain"] for s in seeds),
+                         "teacher_retain": float(np.median(teacher)) if teacher else None})
+        refs = {}
+        for role in ("unlearn_only", "data_filtering"):
+            runs = [{"curves": (i.get("results") or {}).get("curves") or {}, "seed": (i.get("tags") or {}).get("seed")}
+                    for i in series.get(f"{setting}/{role}") or []]
+            if runs:
+                refs[role] = summarize_relearn(runs, measure, best)
+        entry.update({"alphas": sorted({c["alpha"] for c in grid}), "betas": sorted({c["beta"] for c in grid}),
+                      "cells": grid, "references": refs})
+    return out
+
+
+def factor_spread(values: Mapping[tuple[float, float], float]) -> dict:
+    """How much a value moves with α and with β over an (α, β) grid (Figure 6's "α matters more than β").
+
+    ``values`` maps ``(alpha, beta)`` to a number (e.g. the median attack value of that cell; NaN/None cells are
+    left out). For each α the mean over its β (the α marginal), and for each β the mean over its α; a factor's
+    *spread* is the max minus the min of its marginal means (None with fewer than two levels). ``complete`` says
+    whether every (α, β) combination is present: on an incomplete grid the marginals average different cells.
+    """
+    cells = {(float(a), float(b)): float(v) for (a, b), v in values.items() if not _is_nan(v)}
+    alphas, betas = sorted({a for a, _ in cells}), sorted({b for _, b in cells})
+
+    def marginal(levels, pick):
+        means = {lv: float(np.mean([v for k, v in cells.items() if pick(k) == lv])) for lv in levels}
+        spread = max(means.values()) - min(means.values()) if len(means) >= 2 else None
+        return {"means": means, "spread": spread}
+
+    return {"alpha": marginal(alphas, lambda k: k[0]), "beta": marginal(betas, lambda k: k[1]),
+            "complete": len(cells) == len(alphas) * len(betas), "n_cells": len(cells)}

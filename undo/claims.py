@@ -24,6 +24,14 @@ Verdicts and their rules (stated again in each row):
 - MaxEnt's selected learning rate keeps retain within 10% and suppresses forget (Figure 3 / App. B.1):
   ``undo.selection.select_lr`` finds an admissible rate, and at it forget accuracy falls by at least 80%
   (paper: 0.8675 → 0.0125) or forget cross-entropy at least doubles (paper: 3.4672 → 12.3808).
+- α matters more than β for robustness (Figure 6): per (α, β) cell take the median over seeds of the attack value
+  (the attacker's best forget performance at the final relearning step); average the cells over β for each α and
+  over α for each β; a factor's spread is the max minus the min of those means (``analysis.factor_spread``). Agree
+  when the spread over α is larger than the spread over β, disagree when smaller, undetermined when equal or when
+  either factor has fewer than two values;
+- compute is driven by α (Figure 6 (e)): the same rule on the median distillation steps of each cell; a student
+  that hit the step cap without meeting the stop rule counts at the cap (a lower bound), and the row says how
+  many did.
 
 Usage::
 
@@ -267,13 +275,61 @@ def fig2_claims(results: Mapping[str, Any]) -> list[Claim]:
     return rows
 
 
+# Figure 6 -------------------------------------------------------------------------------------------------------
+
+FIG6_CLAIMS = {
+    "α matters more than β": "Changes in mixing coefficient (α) produce a more pronounced effect on robustness than "
+                             "the noise scale (β), which has a less significant impact (Section 5, Figure 6 (a-d)).",
+    "compute is driven by α": "The computational cost matrix confirms that α is the primary driver of compute "
+                              "requirements, with higher values often requiring more distillation steps "
+                              "(Section 5, Figure 6 (e)).",
+}
+
+
+def _spread_claim(claim: str, setting: str, values: dict, what: str, fmt: str, extra: str = "") -> Claim:
+    spread = analysis.factor_spread(values)
+    a, b = spread["alpha"]["spread"], spread["beta"]["spread"]
+    if a is None or b is None:
+        return Claim(claim, "fig6", setting, FIG6_CLAIMS[claim],
+                     f"{len(spread['alpha']['means'])} α × {len(spread['beta']['means'])} β values: a spread needs "
+                     "at least two of each", UNDETERMINED)
+    note = "" if spread["complete"] else "; incomplete grid"
+    return Claim(claim, "fig6", setting, FIG6_CLAIMS[claim],
+                 f"{what}: spread (max − min of the means) over α {format(a, fmt)} vs over β {format(b, fmt)} "
+                 f"(agree: α's is larger; equal: undetermined); means over β {_means(spread, 'alpha', fmt)}; "
+                 f"means over α {_means(spread, 'beta', fmt)}{note}{extra}", _verdict(None if a == b else a > b))
+
+
+def _means(spread: dict, factor: str, fmt: str) -> str:
+    symbol = {"alpha": "α", "beta": "β"}[factor]
+    return ", ".join(f"{symbol}={k:g}: {format(v, fmt)}" for k, v in spread[factor]["means"].items())
+
+
+def fig6_claims(results: Mapping[str, Any]) -> list[Claim]:
+    rows = []
+    for setting, s in analysis.summarize_grid(results).items():
+        if not s["cells"]:
+            continue
+        attack = {(c["alpha"], c["beta"]): c["attack"]["median"] for c in s["cells"] if c["attack"]}
+        rows.append(_spread_claim("α matters more than β", setting, attack,
+                                  f"median {s['measure_label']} after the strongest attack (final step)", ".3g"))
+        steps = {(c["alpha"], c["beta"]): c["steps"]["median"] for c in s["cells"] if c["steps"]}
+        capped = sum(c["capped"] for c in s["cells"])
+        seeds = sum(c["n_seeds"] for c in s["cells"])
+        rows.append(_spread_claim("compute is driven by α", setting, steps, "median distillation steps", ".0f",
+                                  f"; {capped} of {seeds} students hit the step cap without the stop rule "
+                                  "(counted at the cap)"))
+    return rows
+
+
 # Report ---------------------------------------------------------------------------------------------------------
 
 SOURCES = {"fig2": (fig2_claims, list(FIG2_CLAIMS)),
-           "fig5": (fig5_claims, list(FIG5_CLAIMS)),
+           "fig3": (fig3_claims, [FIG3_CLAIM]),
            "fig4": (fig4_claims, list(FIG4_CLAIMS)),
-           "fig3": (fig3_claims, [FIG3_CLAIM])}
-PAPER = {**FIG2_CLAIMS, **FIG5_CLAIMS, **FIG4_CLAIMS, FIG3_CLAIM: FIG3_PAPER}
+           "fig5": (fig5_claims, list(FIG5_CLAIMS)),
+           "fig6": (fig6_claims, list(FIG6_CLAIMS))}
+PAPER = {**FIG2_CLAIMS, FIG3_CLAIM: FIG3_PAPER, **FIG4_CLAIMS, **FIG5_CLAIMS, **FIG6_CLAIMS}
 
 
 def evaluate(fig_dir: Path) -> list[Claim]:
