@@ -19,7 +19,7 @@ HF_CACHE ?= $(HOME)/.cache/huggingface
 DOCKER_GPUS := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo --gpus all)
 DOCKER_TTY := $(shell [ -t 0 ] && echo -it)
 
-.PHONY: help setup test lint smoke fig3 fig4 fig5 fig9 fig10 figures report lock bench image
+.PHONY: help setup test lint smoke fig3 fig4 fig5 fig7 fig9 fig10 figures report lock bench image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "; print "usage: make TARGET [SCALE=paper|mini|smoke]\n"} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,13 +36,16 @@ lint: $(VENV)/.lock-sha256 ## ruff on the code, hadolint on the Dockerfile
 	bash tools/lint.sh
 
 smoke: $(VENV)/.lock-sha256 ## every pipeline at smoke scale (seconds per stage)
-	$(UNDO) run reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig9.yaml reproduce/fig10.yaml --scale smoke
+	$(UNDO) run reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig7.yaml reproduce/fig9.yaml reproduce/fig10.yaml --scale smoke
 
 fig3: $(VENV)/.lock-sha256 ## Figure 3 + App. B.1 tables: unlearning learning-rate sweeps (language, arithmetic x GradDiff, MaxEnt, RMU)
 	$(UNDO) run reproduce/fig3.yaml --scale $(SCALE)
 
 fig4: $(VENV)/.lock-sha256 ## Figure 4: Unlearn-and-Distill vs Unlearn-Only vs Data Filtering, relearning (best LR bold)
 	$(UNDO) run reproduce/fig4.yaml --scale $(SCALE)
+
+fig7: $(VENV)/.lock-sha256 ## Figure 7: retain vs forget of eight unlearning methods after 0, 40 and 500 relearning steps
+	$(UNDO) run reproduce/fig7.yaml --scale $(SCALE)
 
 fig9: $(VENV)/.lock-sha256 ## Figure 9: distillation trends of Unlearn-and-Distill (loss, retain, forget per step)
 	$(UNDO) run reproduce/fig9.yaml --scale $(SCALE)
@@ -54,7 +57,7 @@ fig5: $(VENV)/.lock-sha256 ## Figure 5: UNDO robustness vs compute (SCALE=mini o
 	$(UNDO) run reproduce/fig5.yaml --scale $(SCALE)
 
 figures: $(VENV)/.lock-sha256 ## redraw every figure of SCALE from stored results (no training)
-	$(UNDO) figure reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig9.yaml reproduce/fig10.yaml \
+	$(UNDO) figure reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig5.yaml reproduce/fig7.yaml reproduce/fig9.yaml reproduce/fig10.yaml \
 		--scale $(SCALE)
 
 report: $(VENV)/.lock-sha256 ## check the paper's claims against stored results -> figures/SCALE/claims.md

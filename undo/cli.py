@@ -183,7 +183,7 @@ def figure(env: Env, configs, scale):
 def report(scale):
     """Check the paper's claims against the stored results: writes figures/<scale>/claims.md.
 
-    Reads only figures/<scale>/{fig3,fig4,fig5}.json; claims whose results are missing are listed as "not run".
+    Reads only figures/<scale>/{fig3,fig4,fig5,fig7}.json; claims whose results are missing are listed as "not run".
     """
     from .claims import write_report
 
