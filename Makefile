@@ -7,8 +7,8 @@ SHELL := bash
 
 SCALE ?= paper
 # Independent stages run at once (undo run --jobs): one per core at mini/smoke, where a tiny model
-# cannot use two cores; one at paper scale, where a stage fills the GPU.
-JOBS ?= $(if $(filter paper,$(SCALE)),1,$(shell nproc 2>/dev/null || echo 1))
+# cannot use two cores (nproc, ignoring OMP_NUM_THREADS); one at paper scale, where a stage fills the GPU.
+JOBS ?= $(if $(filter paper,$(SCALE)),1,$(shell env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1))
 VENV ?= .venv
 UNDO := $(VENV)/bin/undo
 PYTEST := $(VENV)/bin/pytest

@@ -226,3 +226,73 @@ def test_fig6_results_feed_the_report(tmp_path):
     rows = [r for r in evaluate(tmp_path) if r.figure == "fig6"]
     assert {(r.claim, r.setting, r.verdict) for r in rows} == {("α matters more than β", "language", AGREE),
                                                               ("compute is driven by α", "language", AGREE)}
+# Figure 7 -------------------------------------------------------------------------------------------------------
+
+F7_STEPS = [0, 20, 40, 60]
+
+
+def _f7_instance(retain, forget, tags=None):
+    """One relearning run: two learning rates, the better one reaching forget[i] at F7_STEPS[i], retain fixed."""
+    weak = [forget[0] + (f - forget[0]) / 2 for f in forget]
+    curves = {lr: {"step": F7_STEPS, "forget": list(vals), "retain": [retain] * len(F7_STEPS)}
+              for lr, vals in (("0.001", forget), ("0.0003", weak))}
+    return {"artifact": "a", "tags": tags or {"seed": 0}, "summary": {}, "history": [], "results": {"curves": curves}}
+
+
+def fig7_results(undo_points, sam_long=0.7, repnoise_long=0.6):
+    """Arithmetic (accuracies): the attacker raises forget; retain higher is better.
+
+    ``undo_points`` maps a retain threshold to (retain, forget after the long attack).
+    """
+    series = {"arithmetic/maxent": [_f7_instance(0.88, [0.0, 0.7, 0.8, 0.85])],
+              "arithmetic/sam": [_f7_instance(0.87, [0.0, 0.3, 0.5, sam_long])],
+              "arithmetic/repnoise": [_f7_instance(0.80, [0.0, 0.2, 0.4, repnoise_long])],
+              "arithmetic/undo": [_f7_instance(r, [0.0, 0.05, 0.1, f], {"alpha": 0.6, "seed": 0, "tolerance": t})
+                                  for t, (r, f) in undo_points.items()],
+              "arithmetic/data_filtering": [_f7_instance(0.90, [0.0, 0.0, 0.01, 0.02])]}
+    return {"figure": "fig7", "scale": "mini", "series": series,
+            "options": {"moderate_step": 20, "settings": {"arithmetic": {"attacker_best": "max",
+                                                                          "retain_higher_is_better": True}}}}
+
+
+F7_FRONTIER = "UNDO lies on the Pareto frontier after the extensive attack"
+F7_ROBUST = "SAM and RepNoise end the extensive attack less robust than UNDO"
+
+
+def test_fig7_undo_on_frontier_and_more_robust_than_sam_repnoise():
+    from undo.claims import fig7_claims
+
+    # τ=0.33 is dominated by SAM (lower retain, higher forget), τ=0.05 by nobody: one free point suffices;
+    # Data Filtering dominates every UNDO point and does not count
+    rows = fig7_claims(fig7_results({0.05: (0.85, 0.2), 0.33: (0.6, 0.75)}))
+    verdicts = _verdicts(rows)
+    assert verdicts[(F7_FRONTIER, "arithmetic")] == AGREE
+    assert verdicts[(F7_ROBUST, "arithmetic")] == AGREE
+    frontier = next(r for r in rows if r.claim == F7_FRONTIER)
+    assert "UNDO τ=0.33 (retain 0.6, forget 0.75): dominated by SAM" in frontier.measured
+    assert "UNDO τ=0.05 (retain 0.85, forget 0.2): not dominated" in frontier.measured
+    assert "after 60 attack steps" in frontier.measured
+
+
+def test_fig7_dominated_undo_disagrees():
+    from undo.claims import fig7_claims
+
+    # both UNDO points lose to SAM on retain and on robust forget (SAM ends at 0.7 < 0.8)
+    verdicts = _verdicts(fig7_claims(fig7_results({0.05: (0.86, 0.8), 0.33: (0.6, 0.9)})))
+    assert verdicts[(F7_FRONTIER, "arithmetic")] == DISAGREE
+    assert verdicts[(F7_ROBUST, "arithmetic")] == DISAGREE  # SAM 0.7 and RepNoise 0.6 are below UNDO's best 0.8
+
+
+def test_fig7_cross_entropy_orientation_and_missing_methods():
+    from undo.claims import UNDETERMINED, fig7_claims
+
+    res = fig7_results({0.05: (0.85, 0.2)}, sam_long=0.2)
+    assert _verdicts(fig7_claims(res))[(F7_ROBUST, "arithmetic")] == UNDETERMINED  # SAM ties UNDO
+    # the same numbers read as cross-entropies flip both axes: high forget CE is robust, low retain CE is good
+    res["options"]["settings"]["arithmetic"] = {"attacker_best": "min", "retain_higher_is_better": False}
+    res["series"]["arithmetic/sam"] = [_f7_instance(0.87, [0.0, 0.3, 0.5, 0.7])]
+    verdicts = _verdicts(fig7_claims(res))
+    assert verdicts[(F7_FRONTIER, "arithmetic")] == DISAGREE  # MaxEnt: lower retain CE and higher forget CE
+    assert verdicts[(F7_ROBUST, "arithmetic")] == DISAGREE  # SAM's CE 0.7 and RepNoise's 0.6 exceed UNDO's 0.2
+    del res["series"]["arithmetic/undo"]
+    assert {r.verdict for r in fig7_claims(res)} == {NOT_RUN}

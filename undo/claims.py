@@ -31,7 +31,12 @@ Verdicts and their rules (stated again in each row):
   either factor has fewer than two values;
 - compute is driven by α (Figure 6 (e)): the same rule on the median distillation steps of each cell; a student
   that hit the step cap without meeting the stop rule counts at the cap (a lower bound), and the row says how
-  many did.
+  many did;
+- UNDO lies on the Pareto frontier after the extensive attack (Figure 7): at least one UNDO point (one per retain
+  threshold) is dominated on (retain, forget after the last attack step) by no model of another method, Data
+  Filtering (the oracle) excepted; dominance is oriented per setting (:mod:`undo.pareto`);
+- SAM and RepNoise end the extensive attack less robust than UNDO (Figure 7): each one's forget performance after
+  the last attack step is on the relearned side of the most robust UNDO point's (equal: "undetermined").
 
 Usage::
 
@@ -48,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import analysis
+from . import analysis, pareto
 from .selection import SweepPoint, select_lr
 
 AGREE, DISAGREE, NOT_RUN, UNDETERMINED = "agree", "disagree", "not run", "undetermined"
@@ -322,14 +327,75 @@ def fig6_claims(results: Mapping[str, Any]) -> list[Claim]:
     return rows
 
 
+# Figure 7 -------------------------------------------------------------------------------------------------------
+
+FIG7_FRONTIER = "UNDO lies on the Pareto frontier after the extensive attack"
+FIG7_ROBUST = "SAM and RepNoise end the extensive attack less robust than UNDO"
+FIG7_CLAIMS = {
+    FIG7_FRONTIER: "After extensive relearning, UNDO (MaxEnt, α=0.6, β=0.1, several retain thresholds) sets a new "
+                   "Pareto frontier of retain vs robust forget performance; no other method beats it on both, only "
+                   "Data Filtering approaches it (Section 6, Figure 7 (c, f)).",
+    FIG7_ROBUST: "Methods designed for robustness (SAM, RepNoise) deteriorate markedly under stronger relearning "
+                 "attacks, while UNDO stays robust across all attack strengths (Section 6, Figure 7).",
+}
+
+
+def _point_text(p: Mapping, budget: str) -> str:
+    return f"{p['label']} (retain {_num(p['retain'])}, forget {_num(p['forget'][budget])})"
+
+
+def fig7_claims(results: Mapping[str, Any]) -> list[Claim]:
+    rows = []
+    for setting, s in pareto.setting_points(results).items():
+        points = s["points"]
+        undo = [p for p in points if p["method"] == "undo"]
+        rivals = [p for p in points if p["method"] not in ("undo", pareto.REFERENCE)]
+        step = points[0]["step"]["long"] if points else None
+        if not undo or not rivals:
+            missing = "UNDO" if not undo else "other methods"
+            rows.append(Claim(FIG7_FRONTIER, "fig7", setting, FIG7_CLAIMS[FIG7_FRONTIER], f"no {missing} in fig7.json",
+                              NOT_RUN))
+        else:
+            parts, free = [], []
+            for u in undo:
+                by = pareto.dominated_by(u, rivals, s, "long")
+                if not by:
+                    free.append(u)
+                parts.append(f"{_point_text(u, 'long')}: " +
+                             ("not dominated" if not by else "dominated by " + ", ".join(p["label"] for p in by)))
+            rows.append(Claim(FIG7_FRONTIER, "fig7", setting, FIG7_CLAIMS[FIG7_FRONTIER],
+                              f"after {step} attack steps ({s['forget_label']}, {s['retain_label']}): " + "; ".join(parts)
+                              + " (agree: at least one UNDO point is dominated by no other method's, Data Filtering "
+                                "excepted)", _verdict(bool(free))))
+        sign = _robust_sign(s["attacker_best"])
+        robust = [p for p in points if p["method"] in ("sam", "repnoise")]
+        if not undo or not robust:
+            rows.append(Claim(FIG7_ROBUST, "fig7", setting, FIG7_CLAIMS[FIG7_ROBUST],
+                              f"no {'UNDO' if not undo else 'SAM or RepNoise'} in fig7.json", NOT_RUN))
+            continue
+        best_undo = max(undo, key=lambda p: sign * p["forget"]["long"])
+        b = sign * best_undo["forget"]["long"]
+        ties = any(sign * p["forget"]["long"] == b or math.isnan(p["forget"]["long"]) for p in robust)
+        ok = None if ties else all(sign * p["forget"]["long"] < b for p in robust)
+        rows.append(Claim(FIG7_ROBUST, "fig7", setting, FIG7_CLAIMS[FIG7_ROBUST],
+                          f"{s['forget_label']} before → after {step} attack steps: " +
+                          ", ".join(f"{p['label']} {_num(p['forget']['initial'])} → {_num(p['forget']['long'])}"
+                                    for p in robust) +
+                          f"; most robust UNDO point {best_undo['label']} {_num(best_undo['forget']['initial'])} → "
+                          f"{_num(best_undo['forget']['long'])} (agree: each of SAM, RepNoise ends less robust; "
+                          "equal: undetermined)", _verdict(ok)))
+    return rows
+
+
 # Report ---------------------------------------------------------------------------------------------------------
 
 SOURCES = {"fig2": (fig2_claims, list(FIG2_CLAIMS)),
            "fig3": (fig3_claims, [FIG3_CLAIM]),
            "fig4": (fig4_claims, list(FIG4_CLAIMS)),
            "fig5": (fig5_claims, list(FIG5_CLAIMS)),
-           "fig6": (fig6_claims, list(FIG6_CLAIMS))}
-PAPER = {**FIG2_CLAIMS, FIG3_CLAIM: FIG3_PAPER, **FIG4_CLAIMS, **FIG5_CLAIMS, **FIG6_CLAIMS}
+           "fig6": (fig6_claims, list(FIG6_CLAIMS)),
+           "fig7": (fig7_claims, list(FIG7_CLAIMS))}
+PAPER = {**FIG2_CLAIMS, FIG3_CLAIM: FIG3_PAPER, **FIG4_CLAIMS, **FIG5_CLAIMS, **FIG6_CLAIMS, **FIG7_CLAIMS}
 
 
 def evaluate(fig_dir: Path) -> list[Claim]:

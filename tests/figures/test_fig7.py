@@ -1,0 +1,69 @@
+"""figures/fig7.py on a synthetic results dict whose points, frontier and table are known."""
+
+import importlib.util
+from pathlib import Path
+
+FIGURES = Path(__file__).resolve().parents[2] / "figures"
+STEPS = [0, 20, 40, 60]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("test_fig7", FIGURES / "fig7.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _instance(retain, forget, tags=None):
+    curves = {"0.001": {"step": STEPS, "forget": forget, "retain": [retain] * 4},
+              "0.0003": {"step": STEPS, "forget": [forget[0]] * 4, "retain": [retain] * 4}}
+    return {"artifact": "relearn/x", "tags": tags or {"seed": 0}, "summary": {}, "history": [],
+            "results": {"curves": curves}}
+
+
+def results():
+    series = {}
+    for setting, sign in (("language", -1), ("arithmetic", 1)):
+        base = 6.0 if sign < 0 else 0.0  # language: CE falls from 6 under the attack; arithmetic: accuracy rises
+        r = 3.6 if sign < 0 else 0.88
+        series[f"{setting}/maxent"] = [_instance(r, [base + sign * x for x in (0.0, 0.6, 0.7, 0.8)])]
+        series[f"{setting}/sam"] = [_instance(r, [base + sign * x for x in (0.0, 0.4, 0.6, 0.7)])]
+        series[f"{setting}/undo"] = [_instance(r + sign * -0.05 * k, [base + sign * x for x in (0.0, 0.05, 0.1, 0.15)],
+                                               {"alpha": 0.6, "seed": 0, "tolerance": t})
+                                     for k, t in ((1, 0.05), (3, 0.33))]
+        series[f"{setting}/data_filtering"] = [_instance(r, [base + sign * x for x in (0.0, 0.0, 0.01, 0.02)])]
+    return {"figure": "fig7", "scale": "smoke", "series": series,
+            "options": {"moderate_step": 40, "settings": {
+                "language": {"attacker_best": "min", "retain_higher_is_better": False, "forget_label": "Korean CE",
+                             "retain_label": "English CE"},
+                "arithmetic": {"attacker_best": "max", "retain_higher_is_better": True,
+                               "forget_label": "Mul/Div accuracy", "retain_label": "Add/Sub accuracy"}}}}
+
+
+def test_draw_writes_figure_and_table(tmp_path):
+    fig7 = _load()
+    paths = fig7.draw(results(), tmp_path / "fig7")
+    assert sorted(p.suffix for p in paths) == [".md", ".pdf", ".png"]
+    assert all(p.stat().st_size > 0 for p in paths)
+    md = (tmp_path / "fig7.md").read_text()
+    assert "| model | retain | forget @0 | forget @40 | forget @60 | best lr @60 | frontier @60 |" in md
+    # arithmetic: MaxEnt ends at 0.8, UNDO τ=0.05 at 0.15 with retain 0.83; Data Filtering dominates everyone
+    assert "| MaxEnt | 0.880 | 0.000 | 0.700 | 0.800 | 0.001 | no |" in md
+    assert "| UNDO τ=0.05 | 0.830 | 0.000 | 0.100 | 0.150 | 0.001 | no |" in md
+    assert "| Data Filtering | 0.880 | 0.000 | 0.010 | 0.020 | 0.001 | yes |" in md
+    # language (CE): forget falls from 6, so the attacker-best is the minimum; UNDO τ=0.05's retain CE is 3.65
+    assert "| UNDO τ=0.05 | 3.650 | 6.000 | 5.900 | 5.850 | 0.001 | no |" in md
+    assert md.index("## Language") < md.index("## Arithmetic")
+    assert "Korean CE, higher is more robust" in md and "Mul/Div accuracy, lower is more robust" in md
+
+
+def test_frontier_without_the_oracle(tmp_path):
+    fig7 = _load()
+    res = results()
+    for setting in ("language", "arithmetic"):
+        del res["series"][f"{setting}/data_filtering"]
+    fig7.draw(res, tmp_path / "fig7")
+    md = (tmp_path / "fig7.md").read_text()
+    assert "| UNDO τ=0.05 | 0.830 | 0.000 | 0.100 | 0.150 | 0.001 | yes |" in md
+    assert "| SAM | 0.880 | 0.000 | 0.600 | 0.700 | 0.001 | yes |" in md  # more retain than UNDO
+    assert "| MaxEnt | 0.880 | 0.000 | 0.700 | 0.800 | 0.001 | no |" in md  # SAM: same retain, less relearned

@@ -1,0 +1,80 @@
+"""End to end at smoke scale: `undo run reproduce/fig7.yaml --scale smoke`, then `undo report`."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from undo.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+KEEP = ("maxent", "sam", "undo", "data_filtering")
+
+
+@pytest.fixture
+def workspace(smoke_workspace):
+    # Arithmetic only, four of the eight methods: MaxEnt (UNDO's teacher), SAM (a robust baseline, for the second
+    # claim), UNDO at two retain thresholds and Data Filtering. The others are the same relearn stage on another
+    # unlearned model (test_fig7_full_graph_resolves checks their graph); language is the same figure code.
+    path = smoke_workspace / "reproduce" / "fig7.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["series"] = {k: v for k, v in cfg["series"].items() if k.startswith("arithmetic/") and k.split("/")[1] in KEEP}
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return smoke_workspace
+
+
+@pytest.mark.slow
+def test_fig7_smoke_end_to_end_then_report(workspace):
+    args = ["--artifacts-dir", "artifacts", "--device", "cpu", "run", "reproduce/fig7.yaml", "--scale", "smoke"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    out = workspace / "figures" / "smoke"
+    for ext in ("png", "pdf", "json", "md"):
+        assert (out / f"fig7.{ext}").stat().st_size > 0, ext
+    results = json.loads((out / "fig7.json").read_text())
+    assert set(results["series"]) == {f"arithmetic/{m}" for m in KEEP}
+    undo = results["series"]["arithmetic/undo"]
+    assert sorted(i["tags"]["tolerance"] for i in undo) == [0.05, 0.33]
+    assert {i["tags"]["alpha"] for i in undo} == {0.6}
+    # the looser threshold stops distillation no later than the tighter one
+    steps = {i["tags"]["tolerance"]: i["results"]["model_steps"] for i in undo}
+    assert steps[0.33] <= steps[0.05]
+    curves = results["series"]["arithmetic/sam"][0]["results"]["curves"]
+    assert all(c["step"] == [0, 5, 10] for c in curves.values())  # smoke: moderate 5, extensive 10
+    md = (out / "fig7.md").read_text()
+    assert "| model | retain | forget @0 | forget @5 | forget @10 |" in md and "| UNDO τ=0.33 |" in md
+
+    report = CliRunner().invoke(cli, ["report", "--scale", "smoke"])
+    assert report.exit_code == 0, report.output
+    claims = (out / "claims.md").read_text()
+    assert "| UNDO lies on the Pareto frontier after the extensive attack | fig7 | arithmetic |" in claims
+    assert "| SAM and RepNoise end the extensive attack less robust than UNDO | fig7 | arithmetic |" in claims
+
+
+def test_fig7_full_graph_resolves():
+    """Eight methods in both settings at every scale; UNDO at α=0.6 per threshold; Figure 5's configs keep their keys."""
+    from undo.pipeline import Graph
+    from undo.store import Store
+
+    for scale in ("paper", "mini", "smoke"):
+        graph = Graph(Store(Path("/nonexistent-artifacts")), scale)
+        nodes = graph.plan([REPO / "reproduce" / "fig7.yaml"])
+        labels = {n.name for n in nodes}
+        for prefix in ("arith", "lang"):
+            for method in ("graddiff", "maxent", "rmu", "sam", "repnoise", "undial", "oracle"):
+                assert f"{prefix}-relearn-long-{method}" in labels, (scale, prefix, method)
+            undo = [n for n in nodes if n.name.startswith(f"{prefix}-relearn-long-undo")]
+            assert len(undo) >= 2 and {n.tags["alpha"] for n in undo} == {0.6}, scale
+            assert len({n.tags["tolerance"] for n in undo}) == len(undo)
+            relearn = next(n for n in nodes if n.name == f"{prefix}-relearn-long-maxent")
+            moderate = 5 if scale == "smoke" else 40  # fig7.yaml's options.moderate_step
+            assert moderate < relearn.cfg.steps and moderate % relearn.cfg.eval_every == 0, scale
+        if scale == "paper":
+            assert {n.cfg.steps for n in nodes if n.stage == "relearn"} == {500}
+    # the Figure 7 noised students at mini are Figure 5's (language alpha 0.6, seed 0): same stage key and name
+    graph = Graph(Store(Path("/nonexistent-artifacts")), "mini")
+    fig5 = {n.artifact.dirname for n in graph.resolve(REPO / "reproduce" / "language" / "noise.yaml")}
+    fig7 = {n.artifact.dirname for n in graph.resolve(REPO / "reproduce" / "language" / "noise_fig7.yaml")}
+    assert fig7 <= fig5

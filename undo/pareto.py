@@ -1,0 +1,120 @@
+"""Retain-forget trade-off points under relearning attacks and their Pareto dominance (Section 6, Figure 7).
+
+Figure 7 places every unlearned model at (retain performance, forget performance) before the relearning attack,
+after the moderate attack (40 steps) and after the extensive one (500 steps). These pure functions turn the
+Figure 7 results JSON (``results["series"]``: ``<setting>/<method>`` -> gathered relearning instances) into
+those points; the figure script and the claims report both read them from here.
+
+Definitions:
+
+- budgets: ``initial`` (step 0), ``moderate`` (``options.moderate_step``, 40 in the paper) and ``long`` (the
+  last evaluated step of the curve: 500 in the paper, shorter at mini and smoke);
+- forget after a budget: the attacker envelope (best learning rate at that step, :func:`undo.analysis.envelope`);
+- retain: the attacked model's retain performance at step 0, i.e. what the defender releases (the attacker's
+  fine-tuning is free to destroy retain, which is no cost to the attacker);
+- orientation per setting (``options.settings.<setting>``): ``attacker_best`` (``max`` for accuracies, ``min``
+  for cross-entropies) and ``retain_higher_is_better`` (true for accuracy, false for cross-entropy). A point A
+  dominates B when A is at least as good on both axes (retain, robust forget) and strictly better on one.
+
+Usage::
+
+    points = setting_points(results)["arithmetic"]
+    front = [p for p in points["points"] if not dominated_by(p, points["points"], points, "long")]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import analysis
+
+BUDGETS = ("initial", "moderate", "long")
+REFERENCE = "data_filtering"  # the oracle: the gold standard every method is compared against, not a rival
+METHOD_LABELS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU", "sam": "SAM", "repnoise": "RepNoise",
+                 "undial": "UNDIAL", "undo": "UNDO", "data_filtering": "Data Filtering"}
+
+__all__ = ["BUDGETS", "METHOD_LABELS", "dominated_by", "dominates", "point_label", "setting_points"]
+
+
+def point_label(method: str, tags: Mapping[str, Any]) -> str:
+    """``UNDO τ=0.05`` for a UNDO point (its retain threshold), the method's name otherwise."""
+    label = METHOD_LABELS.get(method, method)
+    if tags.get("tolerance") is not None:
+        label += f" τ={float(tags['tolerance']):g}"
+    return label
+
+
+def _instance_point(name: str, method: str, inst: Mapping, best: str, moderate: int) -> dict:
+    curves = (inst.get("results") or {}).get("curves") or {}
+    steps, env, lrs = analysis.envelope(curves, "forget", best)
+    if steps[0] != 0:
+        raise ValueError(f"series {name!r}: the attack curves start at step {steps[0]}, not 0")
+    if moderate not in steps:
+        raise ValueError(f"series {name!r}: options.moderate_step {moderate} was not evaluated (steps {steps}); "
+                         "make the relearn config's eval_every divide it")
+    if steps[-1] <= moderate:
+        raise ValueError(f"series {name!r}: the attack ends at step {steps[-1]}, not after the moderate step {moderate}")
+    first = curves[lrs[0]]
+    if "retain" not in first:
+        raise ValueError(f"series {name!r}: the attack curves lack 'retain'")
+    at = {"initial": 0, "moderate": steps.index(moderate), "long": len(steps) - 1}
+    tags = dict(inst.get("tags") or {})
+    return {"method": method, "label": point_label(method, tags), "tags": tags, "artifact": inst.get("artifact"),
+            "retain": float(first["retain"][0]),
+            "forget": {b: env[i] for b, i in at.items()},
+            "step": {b: steps[i] for b, i in at.items()},
+            "best_lr": {b: lrs[i] for b, i in at.items()}}
+
+
+def setting_points(results: Mapping[str, Any]) -> dict[str, dict]:
+    """Per setting, its orientation and one point per gathered relearning instance, in series order.
+
+    Returns ``{setting: {"attacker_best", "retain_higher_is_better", "forget_label", "retain_label", "points"}}``;
+    UNDO contributes one point per retain threshold (tag ``tolerance``).
+    """
+    opts = results.get("options") or {}
+    moderate = int(opts.get("moderate_step", 40))
+    out: dict[str, dict] = {}
+    for name, instances in (results.get("series") or {}).items():
+        parts = name.split("/")
+        if len(parts) != 2:
+            raise ValueError(f"series {name!r}: expected <setting>/<method>")
+        setting, method = parts
+        sopts = (opts.get("settings") or {}).get(setting) or {}
+        best = sopts.get("attacker_best", "max")
+        if best not in ("max", "min"):
+            raise ValueError(f"options.settings.{setting}.attacker_best: 'max' or 'min', got {best!r}")
+        entry = out.setdefault(setting, {
+            "attacker_best": best,
+            "retain_higher_is_better": bool(sopts.get("retain_higher_is_better", best == "max")),
+            "forget_label": sopts.get("forget_label", "forget"), "retain_label": sopts.get("retain_label", "retain"),
+            "points": []})
+        for inst in instances:
+            entry["points"].append(_instance_point(name, method, inst, best, moderate))
+    return out
+
+
+def _oriented(point: Mapping, setting: Mapping, budget: str) -> tuple[float, float]:
+    """(retain, robust forget), both larger = better for the defender."""
+    retain = point["retain"] if setting["retain_higher_is_better"] else -point["retain"]
+    forget = point["forget"][budget]
+    return float(retain), float(-forget if setting["attacker_best"] == "max" else forget)
+
+
+def dominates(a: Mapping, b: Mapping, setting: Mapping, budget: str) -> bool:
+    """Whether point ``a`` is at least as good as ``b`` on retain and robust forget after ``budget``, better on one.
+
+    A point with a NaN coordinate neither dominates nor is dominated.
+    """
+    ra, fa = _oriented(a, setting, budget)
+    rb, fb = _oriented(b, setting, budget)
+    if any(math.isnan(x) for x in (ra, fa, rb, fb)):
+        return False
+    return ra >= rb and fa >= fb and (ra > rb or fa > fb)
+
+
+def dominated_by(point: Mapping, others: Sequence[Mapping], setting: Mapping, budget: str) -> list[Mapping]:
+    """The points of ``others`` that dominate ``point`` after ``budget``."""
+    return [o for o in others if o is not point and dominates(o, point, setting, budget)]
