@@ -93,13 +93,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
                     ax_rl.plot(mean["step"], mean["median"], color=color, lw=0.8, ls="--", alpha=0.6)
             ax_rl.set_xlabel("Relearning step")
             ax_rl.set_ylabel(s["measure_label"])
-        handles, labels = [], []
-        for ax in axes.flat:
-            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lab not in labels:
-                    handles.append(h)
-                    labels.append(lab)
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.01))
+        plotting.figure_legend(fig, axes, y=-0.01)
         title = (f"Figure 2: oracle matching (scale: {results.get('scale', '?')}); relearning bold = attacker's best "
                  "learning rate per step, dashed = average over learning rates (median over seeds, bands min–max)")
         fig.suptitle(textwrap.fill(title, 130), fontsize=9)

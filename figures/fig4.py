@@ -106,13 +106,7 @@ def draw(results: dict, out_base: Path, bold: str | None = None) -> list[Path]:
                     ax.set_yticks([])
                     continue
                 _draw_panel(ax, summary[name], method, bold)
-        handles, labels = [], []
-        for ax in axes.flat:
-            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lab not in labels:
-                    handles.append(h)
-                    labels.append(lab)
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.02))
+        plotting.figure_legend(fig, axes, y=-0.02)
         which = "Figure 4" if bold == "best" else "Figure 10"
         title = (f"{which}: relearning, bold = {STAT_LABELS[bold]} per step, dashed = "
                  f"{STAT_LABELS['mean' if bold == 'best' else 'best']} (scale: {results.get('scale', '?')}; "

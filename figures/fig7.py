@@ -121,13 +121,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
                 ax.set_title(f"({plotting.LETTERS[row * len(pareto.BUDGETS) + col]}) {name.capitalize()}, {when}",
                              loc="left")
                 _draw_panel(ax, summary[name], budget)
-        handles, labels = [], []
-        for ax in axes.flat:
-            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lab not in labels:
-                    handles.append(h)
-                    labels.append(lab)
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.02))
+        plotting.figure_legend(fig, axes, y=-0.02)
         title = (f"Figure 7: retain vs forget after relearning attacks of increasing strength (scale: "
                  f"{results.get('scale', '?')}; forget = attacker's best learning rate per step; ringed = Pareto "
                  "frontier; UNDO: α=0.6, β=0.1, one point per retain threshold)")

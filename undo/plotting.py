@@ -120,6 +120,17 @@ def write_text(text: str, path: Path) -> Path:
     return _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def figure_legend(fig, axes, y: float = -0.02) -> None:
+    """One legend under the whole figure with every distinct label of ``axes``, in first-seen order."""
+    handles, labels = [], []
+    for ax in getattr(axes, "flat", axes):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), bbox_to_anchor=(0.5, y))
+
+
 def plot_envelope(ax, steps, values, label, color, bold: bool = True, band=None):
     """Draw one relearning curve: a bold (or thin, faint) line, plus an optional light ``band=(lo, hi)`` fill."""
     if band is not None:
