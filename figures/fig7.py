@@ -24,9 +24,9 @@ _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT) not in sys.path:  # run as a script or loaded by path: make the `undo` package importable
     sys.path.insert(0, str(_ROOT))
 
-from undo import pareto, plotting  # noqa: E402
+from undo import names, pareto, plotting  # noqa: E402
 
-METHOD_ORDER = ("graddiff", "maxent", "rmu", "sam", "repnoise", "undial", "undo", "data_filtering")
+METHOD_ORDER = names.ALL_METHODS
 MARKERS = {"graddiff": "v", "maxent": "s", "rmu": "D", "sam": "^", "repnoise": "P", "undial": "X", "undo": "o",
            "data_filtering": "*"}
 COLORS = {"graddiff": "#8c564b", "maxent": "#d62728", "rmu": "#9467bd", "sam": "#ff7f0e", "repnoise": "#bcbd22",
@@ -56,7 +56,7 @@ def _draw_panel(ax, setting: dict, budget: str) -> None:
                     alpha=0.7, zorder=2)
         ax.scatter([p["forget"][budget] for p in mine], [p["retain"] for p in mine], marker=MARKERS.get(method, "o"),
                    color=COLORS.get(method, "0.5"), s=70 if method == "data_filtering" else 34, zorder=3,
-                   label=pareto.METHOD_LABELS.get(method, method))
+                   label=names.METHOD_LABELS.get(method, method))
         ringed = [p for p in mine if id(p) in front]
         if ringed:
             ax.scatter([p["forget"][budget] for p in ringed], [p["retain"] for p in ringed], s=130, facecolors="none",

@@ -54,10 +54,10 @@ from pathlib import Path
 from typing import Any
 
 from . import analysis, pareto
+from .names import METHOD_LABELS
 from .selection import SweepPoint, select_lr
 
 AGREE, DISAGREE, NOT_RUN, UNDETERMINED = "agree", "disagree", "not run", "undetermined"
-METHOD_LABELS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU"}
 SUPPRESS_ACC = 0.2  # forget accuracy must fall to at most 20% of its initial value
 SUPPRESS_CE = 2.0  # forget cross-entropy must at least double
 

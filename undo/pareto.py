@@ -29,13 +29,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import analysis
+from .names import METHOD_LABELS
 
 BUDGETS = ("initial", "moderate", "long")
 REFERENCE = "data_filtering"  # the oracle: the gold standard every method is compared against, not a rival
-METHOD_LABELS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU", "sam": "SAM", "repnoise": "RepNoise",
-                 "undial": "UNDIAL", "undo": "UNDO", "data_filtering": "Data Filtering"}
 
-__all__ = ["BUDGETS", "METHOD_LABELS", "dominated_by", "dominates", "point_label", "setting_points"]
+__all__ = ["BUDGETS", "dominated_by", "dominates", "point_label", "setting_points"]
 
 
 def point_label(method: str, tags: Mapping[str, Any]) -> str:

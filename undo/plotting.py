@@ -26,6 +26,8 @@ matplotlib.use("Agg")  # figures are made from stored results on headless machin
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .names import METHOD_LABELS, METHOD_ORDER, SETTING_ORDER  # noqa: E402, F401  (re-exported for the figure scripts)
+
 __all__ = [
     "REFERENCE_COLORS",
     "alpha_colors",
@@ -41,11 +43,6 @@ __all__ = [
 # Baselines keep fixed colours across figures; α values take a sequential map (see ``alpha_colors``).
 REFERENCE_COLORS = {"unlearn_only": "#d62728", "data_filtering": "#222222"}
 
-# Panel order and names shared by the per-setting, per-method figures (the paper puts language first).
-SETTING_ORDER = ("language", "arithmetic")
-METHOD_ORDER = ("graddiff", "maxent", "rmu")
-METHOD_LABELS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU", "undial": "UNDIAL", "sam": "SAM",
-                 "repnoise": "RepNoise"}
 LETTERS = "abcdefghijklmnop"
 
 
