@@ -86,7 +86,7 @@ def _draw_matrix(ax, fig, summary: dict) -> None:
         for j, b in enumerate(betas):
             cell = _cell(summary, a, b)
             if cell is not None and cell["capped"]:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.35", lw=0))
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#ff8c00", lw=0))
             dark = not math.isnan(grid[i][j]) and grid[i][j] > mid
             ax.text(j, i, steps_text(cell).replace(" (", "\n("), ha="center", va="center", fontsize=6.5,
                     color="white" if dark else "black")
@@ -138,6 +138,11 @@ def markdown(results: dict, summaries: dict) -> str:
         lines += ["| " + " | ".join([f"{a:g}"] + [_stat_text((_cell(s, a, b) or {}).get("retain"),
                                                             (_cell(s, a, b) or {}).get("n_seeds", 0))
                                                  for b in betas]) + " |" for a in alphas]
+        capped_cells = [f"α={c['alpha']:g} β={c['beta']:g}" for c in s["cells"] if c["capped"]]
+        if capped_cells:
+            lines += ["", f"Capped without meeting the stop rule: {', '.join(capped_cells)}. Those students did not "
+                      "recover the teacher's retain performance, so part of their resistance to relearning is "
+                      "weakness, not robustness."]
         refs = [f"{label} {_stat_text(s['references'][r]['best']['final'], s['references'][r]['n_seeds'])}"
                 for r, label in REFERENCES.items() if r in s["references"]]
         lines += ["", f"References after the same attack (final step, median over seeds): {'; '.join(refs) or '—'}.",

@@ -92,6 +92,7 @@ def test_draws_png_pdf_md_with_capped_cells_marked(tmp_path):
     assert "| 0.3 | 0.500 | 0.500 | 0.500 | 0.500 |" in md  # attack value at the final step
     assert "spread over α 0.600" in md and "spread over β 0.000" in md
     assert "Unlearn-Only 0.800" in md
+    assert "Capped without meeting the stop rule: α=0.7 β=0.05, α=0.7 β=0.1, α=0.7 β=0.5, α=0.7 β=1." in md
 
 
 def test_partly_capped_cell_and_missing_cell(tmp_path):
