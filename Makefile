@@ -41,7 +41,7 @@ $(VENV)/.lock-sha256: requirements.lock pyproject.toml tools/setup-env.sh
 
 setup: $(VENV)/.lock-sha256 ## create .venv from requirements.lock (a no-op when up to date)
 
-test: $(VENV)/.lock-sha256 ## run the test suite on CPU, offline (unit tests + smoke-scale fig3, fig4, fig5 and fig6)
+test: $(VENV)/.lock-sha256 ## run the test suite on CPU, offline (unit tests + every figure end to end at smoke scale)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTEST) -q -m "not gpu"
 
 lint: $(VENV)/.lock-sha256 ## ruff on the code, hadolint on the Dockerfile
