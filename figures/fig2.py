@@ -34,9 +34,7 @@ def _fmt(st: dict | None) -> str:
 
 
 def markdown(results: dict, kl: dict, summary: dict) -> str:
-    lines = [f"# Figure 2: oracle matching, then relearning (scale: {results.get('scale', '?')})", ""]
-    if results.get("created"):
-        lines += [f"Results created {results['created']}.", ""]
+    lines = plotting.markdown_header("Figure 2: oracle matching, then relearning", results)
     lines += ["KL: forward KL(oracle ‖ student) per token during distillation, first and last logged step. Relearning: "
               "forget performance under the attack, the attacker's best learning rate at each step, median over "
               "seeds [min, max]; *final*: at the last evaluated step; *area*: mean over evaluated steps.", ""]

@@ -140,9 +140,7 @@ def _rule(s: dict) -> str:
 
 
 def markdown(results: dict, all_sweeps: list[dict]) -> str:
-    lines = [f"# Figure 3 / App. B.1: unlearning learning-rate sweeps (scale: {results.get('scale', '?')})", ""]
-    if results.get("created"):
-        lines += [f"Results created {results['created']}.", ""]
+    lines = plotting.markdown_header("Figure 3 / App. B.1: unlearning learning-rate sweeps", results)
     lines += ["Bold: the learning rate selected by undo/selection.py (rule stated under each table).", ""]
     for s in all_sweeps:
         lines += [f"## {_caption(s)}", "",

@@ -64,9 +64,7 @@ def _fmt(st: dict | None) -> str:
 
 def markdown(results: dict, summary: dict, bold: str) -> str:
     fig = "Figure 4" if bold == "best" else "Figure 10"
-    lines = [f"# {fig}: Unlearn-and-Distill vs Unlearn-Only vs Data Filtering (scale: {results.get('scale', '?')})", ""]
-    if results.get("created"):
-        lines += [f"Results created {results['created']}.", ""]
+    lines = plotting.markdown_header(f"{fig}: Unlearn-and-Distill vs Unlearn-Only vs Data Filtering", results)
     lines += [f"Forget performance under the relearning attack, {STAT_LABELS[bold]} at each step; median over seeds "
               "[min, max]. *final*: at the last evaluated step; *area*: mean over evaluated steps.", ""]
     for name in plotting.ordered(summary, plotting.SETTING_ORDER):

@@ -127,10 +127,7 @@ def _draw_relearning(ax, summary: dict, colors: dict) -> None:
 
 
 def _markdown(results: dict, summaries: dict[str, dict]) -> str:
-    scale = results.get("scale", "?")
-    lines = [f"# Figure 5: robustness vs compute (scale: {scale})", ""]
-    if results.get("created"):
-        lines += [f"Results created {results['created']}.", ""]
+    lines = plotting.markdown_header("Figure 5: robustness vs compute", results)
     for name, s in summaries.items():
         t = analysis.trend(s)
         how = "final step" if s["robustness_at"] == "final" else "mean over steps"

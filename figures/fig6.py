@@ -109,9 +109,7 @@ def _spread_line(what: str, spread: dict, fmt: str) -> str:
 
 
 def markdown(results: dict, summaries: dict) -> str:
-    lines = [f"# Figure 6: effects of α and β (scale: {results.get('scale', '?')})", ""]
-    if results.get("created"):
-        lines += [f"Results created {results['created']}.", ""]
+    lines = plotting.markdown_header("Figure 6: effects of α and β", results)
     lines += ["Distillation steps until the student's retain performance is back within the stop rule of "
               "`distill_undo.yaml` (`≥N`: hit the N-step cap without meeting it, so N is only a lower bound), and "
               "the forget performance the strongest relearning attack elicits at its final step (attacker's best "

@@ -73,9 +73,7 @@ def _fmt(x: float) -> str:
 
 
 def markdown(results: dict, summary: dict) -> str:
-    lines = [f"# Figure 7: unlearning methods across adversarial strengths (scale: {results.get('scale', '?')})", ""]
-    if results.get("created"):
-        lines += [f"Results created {results['created']}.", ""]
+    lines = plotting.markdown_header("Figure 7: unlearning methods across adversarial strengths", results)
     lines += ["Retain: the unlearned model's own retain performance (before any attack). Forget: after 0 steps, the "
               "moderate and the extensive relearning attack, the attacker's best learning rate at that step (its "
               "learning rate in the last column). *Frontier*: not dominated on (retain, forget after the extensive "

@@ -54,9 +54,7 @@ def _fmt(x) -> str:
 
 
 def markdown(results: dict, data: dict) -> str:
-    lines = [f"# Figure 9: distillation trends of Unlearn-and-Distill (scale: {results.get('scale', '?')})", ""]
-    if results.get("created"):
-        lines += [f"Results created {results['created']}.", ""]
+    lines = plotting.markdown_header("Figure 9: distillation trends of Unlearn-and-Distill", results)
     for setting in plotting.ordered(data, plotting.SETTING_ORDER):
         labels = ((results.get("options") or {}).get("settings") or {}).get(setting, {})
         lines += [f"## {setting.capitalize()} (retain: {labels.get('retain', 'retain')}, forget: "

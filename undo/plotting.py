@@ -117,6 +117,14 @@ def write_text(text: str, path: Path) -> Path:
     return _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def markdown_header(title: str, results: dict) -> list[str]:
+    """The opening lines of a figure's Markdown table: ``# title (scale: ...)`` and when its results were created."""
+    lines = [f"# {title} (scale: {results.get('scale', '?')})", ""]
+    if results.get("created"):
+        lines += [f"Results created {results['created']}.", ""]
+    return lines
+
+
 def figure_legend(fig, axes, y: float = -0.02) -> None:
     """One legend under the whole figure with every distinct label of ``axes``, in first-seen order."""
     handles, labels = [], []
