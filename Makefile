@@ -31,7 +31,7 @@ FIGURES := $(SEC3) $(SEC4) $(SEC5) $(SEC6)
 RUN = $(UNDO) run --scale $(SCALE) --jobs $(JOBS)
 
 .PHONY: help setup test lint smoke all sec3 sec4 sec5 sec6 fig2 fig3 fig4 fig5 fig6 fig7 fig9 fig10 figures report lock \
-	bench image
+	bench bench-mini image tables
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "; print "usage: make TARGET [SCALE=paper|mini|smoke]\n"} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -96,8 +96,14 @@ figures: $(VENV)/.lock-sha256 ## redraw every figure of SCALE from stored result
 report: $(VENV)/.lock-sha256 ## check the paper's claims against stored results -> figures/SCALE/claims.md
 	$(UNDO) report --scale $(SCALE)
 
+tables: $(VENV)/.lock-sha256 ## Tables 1-8 (App. A-D.1): hyperparameters of the paper-scale configs -> figures/tables/
+	$(UNDO) tables --out figures/tables
+
 bench: $(VENV)/.lock-sha256 ## tokens/s, MFU, peak memory at 0.1B/0.3B -> docs/benchmarks.md (a GPU)
 	$(UNDO) bench --preset paper
+
+bench-mini: $(VENV)/.lock-sha256 ## the mini models' training loops on this CPU, before/after profiling -> docs/benchmarks.md
+	$(UNDO) bench --preset mini --paths reference --no-loss-memory
 
 lock: ## regenerate requirements.lock (needs PyPI)
 	bash tools/lock.sh

@@ -4,8 +4,12 @@ One row per setting (language, arithmetic), one panel per unlearning method (Gra
 performance through the relearning attack of Unlearn-Only, Unlearn-and-Distill and Data Filtering. The bold
 line is the attacker's best learning rate at each step (``options.bold: best``, Figure 4) or the average over
 learning rates (``mean``, Figure 10, see fig10.py); the other statistic is dashed. Lines are medians over seeds,
-bands min–max. Also writes ``<out_base>.md``: per model, the bold statistic at the last step and its mean over
-steps (the area under the curve divided by the number of evaluations).
+bands min–max (every seed a whole pipeline; a learning rate that diverged is skipped from then on, an attack grid
+extended beyond the configured rates counts every rate it ran). A panel far off its row's scale (GradDiff's
+Korean CE starts near 22 at mini) is cut by ``undo.plotting.clip_outliers``, the off-scale values written at the
+edge. Also writes ``<out_base>.md``: per model, the bold statistic at the last step and its mean over steps (the
+area under the curve divided by the number of evaluations), median over seeds [min–max], and which attacks had
+their learning-rate grid extended or a learning rate diverge.
 
 Usage (from the repo root)::
 
@@ -57,16 +61,24 @@ def _draw_panel(ax, setting: dict, method: str, bold: str) -> None:
     ax.set_ylabel(f"{setting['measure_label']}")
 
 
-def _fmt(st: dict | None) -> str:
-    return "—" if st is None else (f"{st['median']:.3f}" if st["min"] == st["max"] else
-                                   f"{st['median']:.3f} [{st['min']:.3f}, {st['max']:.3f}]")
+def _seed_counts(summary: dict) -> list[int]:
+    return [r["n_seeds"] for s in summary.values() for models in (*s["methods"].values(), s["references"])
+            for r in models.values()]
+
+
+def _grid_notes(results: dict) -> list[str]:
+    attacks = [(name, plotting.seed_of(inst), inst.get("results")) for name, instances in results["series"].items()
+               for inst in instances]
+    return plotting.relearn_grid_notes(attacks)
 
 
 def markdown(results: dict, summary: dict, bold: str) -> str:
     fig = "Figure 4" if bold == "best" else "Figure 10"
     lines = plotting.markdown_header(f"{fig}: Unlearn-and-Distill vs Unlearn-Only vs Data Filtering", results)
     lines += [f"Forget performance under the relearning attack, {STAT_LABELS[bold]} at each step; median over seeds "
-              "[min, max]. *final*: at the last evaluated step; *area*: mean over evaluated steps.", ""]
+              "[min–max], each seed a whole pipeline (its own reference, teacher, student and attacks). *final*: at the "
+              "last evaluated step; *area*: mean over evaluated steps. Learning rates that diverged are skipped from "
+              f"the step they diverged. Seeds: {plotting.seeds_text(_seed_counts(summary))}.", ""]
     for name in plotting.ordered(summary, plotting.SETTING_ORDER):
         s = summary[name]
         direction = "lower" if s["attacker_best"] == "max" else "higher"
@@ -75,9 +87,13 @@ def markdown(results: dict, summary: dict, bold: str) -> str:
         rows = [(plotting.METHOD_LABELS.get(m, m), role, r) for m in plotting.ordered(s["methods"], plotting.METHOD_ORDER)
                 for role, r in s["methods"][m].items()] + [("—", role, r) for role, r in s["references"].items()]
         for method, role, r in rows:
-            lines.append(f"| {method} | {ROLE_LABELS.get(role, role)} | {r['n_seeds']} | {_fmt(r[bold]['final'])} | "
-                         f"{_fmt(r[bold]['area'])} |")
+            lines.append(f"| {method} | {ROLE_LABELS.get(role, role)} | {r['n_seeds']} | "
+                         f"{plotting.fmt_seed_stats(r[bold]['final'])} | {plotting.fmt_seed_stats(r[bold]['area'])} |")
         lines.append("")
+    notes = _grid_notes(results)
+    if notes:
+        lines += ["Relearning attacks with an extended grid or a diverged learning rate (the average over learning "
+                  "rates covers every rate the attack ran):", "", *notes, ""]
     return "\n".join(lines)
 
 
@@ -104,11 +120,12 @@ def draw(results: dict, out_base: Path, bold: str | None = None) -> list[Path]:
                     ax.set_yticks([])
                     continue
                 _draw_panel(ax, summary[name], method, bold)
+            plotting.clip_outliers(axes[row])  # a row shares its measure; GradDiff's Korean CE starts near 22 in (a)
         plotting.figure_legend(fig, axes, y=-0.02)
         which = "Figure 4" if bold == "best" else "Figure 10"
         title = (f"{which}: relearning, bold = {STAT_LABELS[bold]} per step, dashed = "
                  f"{STAT_LABELS['mean' if bold == 'best' else 'best']} (scale: {results.get('scale', '?')}; "
-                 "median over seeds, bands min–max)")
+                 f"median over {plotting.seeds_text(_seed_counts(summary))}, bands min–max)")
         fig.suptitle(textwrap.fill(title, int(width * 16)), fontsize=9)
         fig.tight_layout(rect=(0, 0.05, 1, 1))
         paths = plotting.save(fig, out_base)

@@ -1,10 +1,15 @@
 """Figure 5 (Section 5): UNDO trades compute for robustness to relearning, drawn from a stored results JSON.
 
-For each setting present (arithmetic, language, ...) one row of two panels:
+For each setting present one row of two panels, language first as in the paper ((a) language robustness vs
+compute, (b) Korean relearning, (c) arithmetic robustness vs compute, (d) multiplication & division relearning):
 left, robustness (P_UNDO - P_UO) / (P_DF - P_UO) against compute S_UNDO / S_DF, one point per α at the median over
 seeds with min–max error bars, unlearn-only at (0, 0) and data filtering at (1, 1); right, the attacker-best
 relearning envelope (best over learning rates at each step) per model, median over seeds in bold and min–max as a
-band. Also writes ``<out_base>.md`` with one table per setting and an honest note on whether the trend holds.
+band. A UNDO group with a seed whose student stopped at the step cap without meeting the stop rule (``capped`` in
+the results) is drawn hollow and labelled with the count: such a student is weaker than its teacher on retain, so
+part of its robustness is weakness. Every seed is a whole pipeline (its own references, teacher, students and
+attacks). Also writes ``<out_base>.md`` with the number of seeds, one table per setting (with a Capped column), an
+honest note on whether the trend holds, and which attacks had a learning rate diverge.
 
 Usage (from the repo root)::
 
@@ -23,14 +28,26 @@ if str(_ROOT) not in sys.path:  # run as a script or loaded by path: make the `u
 
 from undo import analysis, plotting  # noqa: E402
 
-PANEL_ORDER = ("arithmetic", "language")
+CAPPED_NOTE = "hollow: UNDO students that stopped at the step cap without meeting the stop rule (count in the label)"
 
 
 def _panels(results: dict) -> list[str]:
+    """Settings in the paper's order (Figure 5: (a, b) language, (c, d) arithmetic), then any others by name."""
     panels = results.get("panels") or {}
     if not panels:
         raise ValueError("fig5: results have no panels")
-    return [p for p in PANEL_ORDER if p in panels] + sorted(p for p in panels if p not in PANEL_ORDER)
+    return plotting.ordered(sorted(panels), plotting.SETTING_ORDER)
+
+
+def _capped(group: dict) -> tuple[int, int]:
+    """(capped seeds, seeds whose stop rule outcome is known); (0, 0) for results without ``capped`` fields."""
+    known = [c for c in group.get("capped_per_seed") or [] if c is not None]
+    return sum(known), len(known)
+
+
+def _capped_label(group: dict) -> str:
+    capped, known = _capped(group)
+    return f" ({capped}/{known} capped)" if capped else ""
 
 
 def _color(group: dict, colors: dict) -> tuple | str:
@@ -56,6 +73,7 @@ def _draw_tradeoff(ax, summary: dict, colors: dict) -> list[dict]:
         )
     for g in undo:
         x, y = g["compute_ratio"], g["robustness"]
+        hollow = {"mfc": "white", "mew": 1.2} if _capped(g)[0] else {}
         ax.errorbar(
             x["median"],
             y["median"],
@@ -68,6 +86,7 @@ def _draw_tradeoff(ax, summary: dict, colors: dict) -> list[dict]:
             elinewidth=0.8,
             capsize=2,
             zorder=3,
+            **hollow,
         )
     ax.plot(
         [0],
@@ -117,7 +136,7 @@ def _draw_relearning(ax, summary: dict, colors: dict) -> None:
         if c is None:
             continue
         band = (c["min"], c["max"]) if g["n_seeds"] > 1 else None
-        label = g["label"] if same_n else f"{g['label']} (n={g['n_seeds']})"
+        label = (g["label"] if same_n else f"{g['label']} (n={g['n_seeds']})") + _capped_label(g)
         plotting.plot_envelope(ax, c["step"], c["median"], label, _color(g, colors), bold=True, band=band)
     ax.set_xlabel("Relearning step")
     ax.set_ylabel(f"{summary['measure_label']} (best LR)")
@@ -126,8 +145,23 @@ def _draw_relearning(ax, summary: dict, colors: dict) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=title, title_fontsize=7)
 
 
+def _with_capped_column(table: str, groups: list[dict]) -> str:
+    """``analysis.markdown_table`` (one row per group, in order) with a last column: capped seeds / known seeds."""
+    header, rule, *rows = table.rstrip("\n").split("\n")
+    cells = []
+    for g in groups:
+        capped, known = _capped(g)
+        unknown = g["n_seeds"] - known
+        cells.append("—" if not known else f"{capped}/{known}" + (f" ({unknown} unknown)" if unknown else ""))
+    rows = [f"{row} {cell} |" for row, cell in zip(rows, cells, strict=True)]
+    return "\n".join([f"{header} Capped |", f"{rule}--:|", *rows]) + "\n"
+
+
 def _markdown(results: dict, summaries: dict[str, dict]) -> str:
     lines = plotting.markdown_header("Figure 5: robustness vs compute", results)
+    counts = [g["n_seeds"] for s in summaries.values() for g in s["groups"]]
+    lines += ["Each seed is a whole pipeline (its own reference and oracle models, teacher, students and attacks); "
+              f"cells are the median over seeds [min–max]. Seeds: {plotting.seeds_text(counts)}.", ""]
     for name, s in summaries.items():
         t = analysis.trend(s)
         how = "final step" if s["robustness_at"] == "final" else "mean over steps"
@@ -135,11 +169,17 @@ def _markdown(results: dict, summaries: dict[str, dict]) -> str:
             f"## {name.capitalize()} ({s['measure_label']})",
             "",
             f"Attacker: best learning rate per step ({s['attacker_best']} of `{s['measure']}`), read at the {how}. "
-            f"Robustness per seed against the median Unlearn-Only and median Data-Filtering values; "
-            f"S_DF = {s['reference_steps']} steps.",
+            f"Robustness per seed against that seed's own Unlearn-Only and Data-Filtering values (the median over "
+            f"seeds where a seed lacks its own); S_DF: the seed's own Data-Filtering pretraining steps "
+            f"({s['reference_steps']} at most).",
             "",
-            analysis.markdown_table(s, s["measure_label"]),
+            _with_capped_column(analysis.markdown_table(s, s["measure_label"]), s["groups"]),
         ]
+        if any(_capped(g)[0] for g in s["groups"]):
+            lines.append("Capped: seeds whose distilled student stopped at the step cap without meeting the stop "
+                         "rule (of the seeds where that is recorded). Such a student is weaker than its teacher on "
+                         "retain, so part of its robustness is weakness; hollow markers in the figure.")
+            lines.append("")
         rho = "n/a" if t["spearman"] is None else f"{t['spearman']:.3f}"
         verdict = "holds" if t["monotone"] else "does not hold"
         lines.append(
@@ -151,7 +191,17 @@ def _markdown(results: dict, summaries: dict[str, dict]) -> str:
         for w in s["warnings"]:
             lines.append(f"- warning: {w}")
         lines.append("")
+        notes = _grid_notes(name, results["panels"][name])
+        if notes:
+            lines += ["Relearning attacks with a diverged learning rate:", "", *notes, ""]
     return "\n".join(lines)
+
+
+def _grid_notes(name: str, panel: dict) -> list[str]:
+    """``undo.plotting.relearn_grid_notes`` on a panel's runs (their curves keep each rate's ``diverged`` flag)."""
+    return plotting.relearn_grid_notes(
+        (f"{name}/{analysis.group_label(r['role'], r.get('alpha'), r.get('beta'))}", r.get("seed"), r)
+        for r in panel.get("runs") or [])
 
 
 def draw(results: dict, out_base: Path) -> list[Path]:
@@ -183,9 +233,12 @@ def draw(results: dict, out_base: Path) -> list[Path]:
             }
         )
         beta_txt = f", β={betas[0]:g}" if len(betas) == 1 else ""
+        # in the caption, not the panel legend: a taller legend would push the α labels about
+        capped_txt = f"\n{CAPPED_NOTE}" if any(_capped(g)[0] for s in summaries.values() for g in s["groups"]) else ""
         fig.suptitle(
             f"Figure 5: UNDO trades compute for robustness to relearning (scale: {results.get('scale', '?')}"
-            f"{beta_txt}; median over seeds, bars/bands = min–max)",
+            f"{beta_txt}; median over {plotting.seeds_text(g['n_seeds'] for s in summaries.values() for g in s['groups'])}, "
+            f"bars/bands = min–max){capped_txt}",
             fontsize=9,
         )
         fig.tight_layout()
@@ -194,7 +247,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
                 ax,
                 [g["compute_ratio"]["median"] for g in groups],
                 [g["robustness"]["median"] for g in groups],
-                [f"α={g['alpha']:g}" for g in groups],
+                [f"α={g['alpha']:g}{_capped_label(g)}" for g in groups],
             )
         paths = plotting.save(fig, out_base)
     finally:

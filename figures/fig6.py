@@ -5,8 +5,10 @@ attacker's best learning rate at each step, median over seeds, band min–max), 
 thin dashed references on a y-axis shared across the row. Panel (e): the α × β matrix of distillation steps the
 students needed to get back within tolerance of the teacher's retain performance (the stop rule of
 ``distill_undo.yaml``); a student that hit the step cap without meeting the rule is hatched and reads ``≥cap``.
+Every seed is a whole pipeline (its own teacher, students and attacks): curves and cells are medians over seeds.
 Also writes ``<out_base>.md``: per setting the steps matrix, the attack value at the final relearning step per
-(α, β), the students' final retain, and how far each of α and β moves those values (``analysis.factor_spread``).
+(α, β), the students' final retain (median over seeds [min–max]), how far each of α and β moves those values
+(``analysis.factor_spread``), and which attacks had their learning-rate grid extended or a learning rate diverge.
 
 Usage (from the repo root)::
 
@@ -153,7 +155,23 @@ def markdown(results: dict, summaries: dict) -> str:
         lines += [_spread_line(f"{s['measure_label']} after the attack", attack, ".3f"),
                   _spread_line("Distillation steps" + (f" ({capped} capped students counted at the cap)"
                                                        if capped else ""), steps, ".0f"), ""]
+        notes = _grid_notes(results, name)
+        if notes:
+            lines += ["Relearning attacks with an extended grid or a diverged learning rate:", "", *notes, ""]
     return "\n".join(lines)
+
+
+def _grid_notes(results: dict, setting: str) -> list[str]:
+    """``undo.plotting.relearn_grid_notes`` on a setting's attacks, a student named by its (α, β)."""
+    attacks = []
+    for name, instances in (results.get("series") or {}).items():
+        if name.partition("/")[0] != setting or name.endswith("/distill"):
+            continue
+        for inst in instances:
+            tags = inst.get("tags") or {}
+            cell = f" α={tags['alpha']:g} β={tags['beta']:g}" if name.endswith("/undo") else ""
+            attacks.append((name + cell, plotting.seed_of(inst), inst.get("results")))
+    return plotting.relearn_grid_notes(attacks)
 
 
 def draw(results: dict, out_base: Path) -> list[Path]:

@@ -15,6 +15,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+import undo  # noqa: E402, F401  (pins the CPU code path before torch runs: undo/numerics.py)
+
 REPO = Path(__file__).resolve().parents[1]
 # Test this checkout's package even when the virtualenv's editable install points at another one
 # (a git worktree sharing the main checkout's .venv).
@@ -25,6 +27,21 @@ if str(REPO) not in sys.path:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The matplotlib figures handed to ``undo.plotting.save`` during the test, in order (still saved)."""
+    from undo import plotting
+
+    figures, save = [], plotting.save
+
+    def keep(fig, out_base, *args, **kwargs):
+        figures.append(fig)
+        return save(fig, out_base, *args, **kwargs)
+
+    monkeypatch.setattr(plotting, "save", keep)
+    return figures
 
 
 @pytest.fixture
@@ -67,12 +84,16 @@ def write_fake_konlpy_wheel(cache_dir, n_files: int = 6, sentences: int = 60) ->
 
     path = Path(cache_dir) / "pypi" / "konlpy-0.6.0-py2.py3-none-any.whl"
     path.parent.mkdir(parents=True, exist_ok=True)
+
+    def member(name: str) -> zipfile.ZipInfo:  # a fixed timestamp: the same bytes (and sha256) on every run
+        return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("konlpy/__init__.py", "")
-        zf.writestr("konlpy/data/corpus/kolaw/constitution.txt", korean_text(sentences, 0))
+        zf.writestr(member("konlpy/__init__.py"), "")
+        zf.writestr(member("konlpy/data/corpus/kolaw/constitution.txt"), korean_text(sentences, 0))
         for i in range(1, n_files):
-            zf.writestr(f"konlpy/data/corpus/kobill/18098{i:02d}.txt", korean_text(sentences, i))
-        zf.writestr("konlpy-0.6.0.dist-info/METADATA", "Name: konlpy\nVersion: 0.6.0\n")
+            zf.writestr(member(f"konlpy/data/corpus/kobill/18098{i:02d}.txt"), korean_text(sentences, i))
+        zf.writestr(member("konlpy-0.6.0.dist-info/METADATA"), "Name: konlpy\nVersion: 0.6.0\n")
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -36,7 +36,7 @@ def run(role, final, seed, alpha=None, beta=None, compute=None):
     }
 
 
-# Known answer: P_UO median 0.85, P_DF median 0.15, so robustness = (P - 0.85) / (0.15 - 0.85).
+# Known answer: P_UO median 0.85, P_DF median 0.15; seed i's robustness = (P_i - P_UO,i) / (P_DF,i - P_UO,i).
 FINALS = {
     ("unlearn_only", None): ([0.8, 0.9, 0.85], [None] * 3),
     ("undo", 0.2): ([0.7, 0.6, 0.65], [200, 300, 250]),
@@ -141,15 +141,39 @@ def test_summarize_panel_known_answer():
     uo, a2, a6, df = s["groups"]
     assert all(g["n_seeds"] == 3 and g["seeds"] == [0, 1, 2] for g in s["groups"])
     assert a6["attack"] == pytest.approx({"median": 0.4, "min": 0.3, "max": 0.5})
-    rob = lambda p: (p - 0.85) / (0.15 - 0.85)  # noqa: E731
-    assert a6["robustness"] == pytest.approx({"median": rob(0.4), "min": rob(0.5), "max": rob(0.3)})
-    assert a2["robustness"]["median"] == pytest.approx(rob(0.65))
+    # each seed against its own pipeline's references: seed i's Unlearn-Only and Data Filtering values
+    uo_by_seed, df_by_seed = FINALS[("unlearn_only", None)][0], FINALS[("data_filtering", None)][0]
+    rob = [(p - uo) / (df - uo) for p, uo, df in zip(FINALS[("undo", 0.6)][0], uo_by_seed, df_by_seed, strict=True)]
+    assert a6["robustness_per_seed"] == pytest.approx(rob)
+    assert a6["robustness"] == pytest.approx({"median": sorted(rob)[1], "min": min(rob), "max": max(rob)})
+    rob2 = [(p - uo) / (df - uo) for p, uo, df in zip(FINALS[("undo", 0.2)][0], uo_by_seed, df_by_seed, strict=True)]
+    assert a2["robustness"]["median"] == pytest.approx(sorted(rob2)[1])
     assert a2["compute_ratio"] == pytest.approx({"median": 0.25, "min": 0.2, "max": 0.3})
     assert a6["compute_ratio"] == pytest.approx({"median": 0.5, "min": 0.4, "max": 0.6})
     assert uo["compute_ratio"] is None and df["compute_ratio"]["median"] == 1.0
-    assert uo["robustness"]["median"] == pytest.approx(0.0) and df["robustness"]["median"] == pytest.approx(1.0)
+    assert uo["robustness_per_seed"] == pytest.approx([0.0] * 3) and df["robustness_per_seed"] == pytest.approx([1.0] * 3)
     assert a6["final_best_lr"] == ["0.001"] * 3
     assert a6["curve"]["step"] == STEPS and a6["curve"]["max"][-1] == pytest.approx(0.5)
+
+
+def test_summarize_panel_passes_capped_through():
+    panel = make_panel()
+    for r in panel["runs"]:  # α=0.6: seeds 0 and 2 stopped at the step cap unmet, seed 1 met the stop rule
+        if r["alpha"] == 0.6:
+            r["capped"] = r["seed"] != 1
+        elif r["alpha"] == 0.2:
+            r["capped"] = False
+    s = analysis.summarize_panel(panel)
+    uo, a2, a6, df = s["groups"]
+    assert (a6["capped"], a6["capped_per_seed"]) == (2, [True, False, True])
+    assert (a2["capped"], a2["capped_per_seed"]) == (0, [False, False, False])
+    assert (uo["capped"], uo["capped_per_seed"]) == (0, [None, None, None])  # no field: not a distilled student
+    # nothing else moves: the summary without the fields is the same apart from them
+    plain = analysis.summarize_panel(make_panel())
+    strip = lambda summary: [{k: v for k, v in g.items() if not k.startswith("capped")} for g in summary["groups"]]  # noqa: E731
+    assert strip(s) == strip(plain) and {k: v for k, v in s.items() if k != "groups"} == \
+        {k: v for k, v in plain.items() if k != "groups"}
+    assert all(g["capped"] == 0 and set(g["capped_per_seed"]) == {None} for g in plain["groups"])
 
 
 def test_summarize_panel_mean_mode():

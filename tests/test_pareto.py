@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from undo.pareto import dominated_by, dominates, setting_points
+from undo.pareto import dominated_by, dominates, seed_medians, setting_points
 
 STEPS = [0, 20, 40, 60]
 
@@ -59,3 +59,25 @@ def test_unevaluated_moderate_step_is_refused():
         setting_points(_results(moderate=30))
     with pytest.raises(ValueError, match="expected <setting>/<method>"):
         setting_points({"series": {"a/b/c": []}, "options": {}})
+
+
+def test_seed_medians_aggregate_each_model_over_seeds_and_leave_the_points_per_instance():
+    """Three seeds of MaxEnt (seed 2's every learning rate diverged before the last step), one of UNDO τ=0.05."""
+    nan = math.nan
+    res = _results()
+    res["series"]["arithmetic/maxent"][0]["tags"] = {"seed": 0}
+    res["series"]["arithmetic/maxent"] += [_instance(0.7, [0.0, 0.3, 0.4, 0.5], [0.0, 0.1, 0.2, 1.0], {"seed": 1}),
+                                           _instance(0.8, [0.0, 0.2, 0.3, nan], [0.0, 0.1, 0.2, nan], {"seed": 2})]
+    s = setting_points(res)["arithmetic"]
+    assert len(s["points"]) == 4 and [p["tags"].get("seed") for p in s["points"]] == [0, 1, 2, None]
+    maxent, undo = seed_medians(s["points"])
+    assert maxent["n_seeds"] == 3 and maxent["seeds"] == [0, 1, 2] and [p["retain"] for p in maxent["points"]] == [0.9, 0.7, 0.8]
+    assert maxent["retain"] == pytest.approx(0.8) and maxent["spread"]["retain"]["min"] == 0.7
+    # attacker-best per seed after 40 steps: 0.7, 0.4, 0.3; after 60: 0.9, 1.0 and NaN (left out)
+    assert maxent["forget"] == pytest.approx({"initial": 0.0, "moderate": 0.4, "long": 0.95})
+    assert maxent["spread"]["forget"]["long"] == {"median": pytest.approx(0.95), "min": 0.9, "max": 1.0, "n": 2}
+    assert maxent["best_lr"]["moderate"] == ["0.0003", "0.001", "0.001"] and maxent["best_lr"]["long"][2] == ""
+    assert maxent["step"] == {"initial": 0, "moderate": 40, "long": 60}
+    assert undo["label"] == "UNDO τ=0.05" and undo["n_seeds"] == 1 and undo["tags"] == {"tolerance": 0.05}
+    # dominance compares the medians: UNDO (0.8, 0.4) against MaxEnt (0.8, 0.95) after the extensive attack
+    assert dominates(undo, maxent, s, "long") and dominated_by(maxent, [maxent, undo], s, "long") == [undo]

@@ -58,3 +58,21 @@ def test_fig5_smoke_end_to_end_then_nothing_to_do(workspace):
     assert (workspace / "figures" / "smoke" / "fig5.png").stat().st_size > 0
     wrong = CliRunner().invoke(cli, ["figure", "reproduce/arithmetic/noise.yaml", "--scale", "smoke"])
     assert wrong.exit_code == 2 and "noise.yaml: stage: is not a figure config" in wrong.output
+
+
+def test_keys_do_not_depend_on_where_the_configs_live(tmp_path):
+    """Two copies of reproduce/ in different directories resolve to the same artifact keys at every scale."""
+    import shutil
+    from pathlib import Path
+
+    from undo.pipeline import Graph
+    from undo.store import Store
+
+    repo = Path(__file__).resolve().parents[1]
+    figures = sorted(p.name for p in (repo / "reproduce").glob("fig*.yaml"))
+    keys = []
+    for where in ("a", "b/c"):
+        shutil.copytree(repo / "reproduce", tmp_path / where / "reproduce")
+        keys.append({scale: [n.key for n in Graph(Store(tmp_path / "store"), scale).plan(
+            [tmp_path / where / "reproduce" / f for f in figures])] for scale in ("paper", "mini", "smoke")})
+    assert keys[0] == keys[1]

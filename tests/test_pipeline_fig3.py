@@ -27,7 +27,8 @@ def test_fig3_smoke_end_to_end_then_redraw(workspace):
                                        for method in ("graddiff", "maxent", "rmu")]
     assert results["options"]["settings"]["language"]["higher_is_better"] is False
     for name, runs in results["series"].items():
-        assert sorted(r["tags"]["lr"] for r in runs) == [1e-3, 1e-2], name
+        assert sorted((r["tags"]["seed"], r["tags"]["lr"]) for r in runs) == \
+            [(0, 1e-3), (0, 1e-2), (1, 1e-3), (1, 1e-2)], name  # every rate in every pipeline seed
         for r in runs:
             evals = [h["step"] for h in r["history"] if "eval/retain" in h]
             assert evals[0] == 0 and evals[-1] == r["summary"]["steps"] and len(evals) >= 2

@@ -302,14 +302,16 @@ def summarize_panel(panel: Mapping[str, Any]) -> dict:
     the number of seeds, median/min/max over seeds of the attack value (``panel["robustness_at"]``, default
     ``"final"``), of the compute ratio ``compute_steps / reference_steps`` (None where a role has no such
     steps, e.g. unlearn-only), and of the robustness, plus the median/min/max over seeds of the attacker
-    envelope for plotting.
+    envelope for plotting. ``capped`` counts the seeds whose run says ``"capped": true`` (a distilled student that
+    stopped at the step cap without meeting its stop rule, so weaker than its teacher on retain) and
+    ``capped_per_seed`` lists each seed's flag (``None`` where the run has none: not a distilled student, or unknown).
 
-    Choice of reference: robustness is computed *per seed* of each group against the **median over seeds** of
-    the unlearn-only attack value and the **median over seeds** of the data-filtering attack value (all runs of
-    those roles pooled). The references are thus fixed points, and the spread reflects the group's own seeds
-    only; by construction the unlearn-only and data-filtering groups have median robustness 0 and 1. If a
-    reference is missing or the two medians coincide, robustness is None and a message is added to
-    ``warnings``.
+    Choice of reference: robustness is computed *per seed* of each group against the unlearn-only and the
+    data-filtering attack values of the **same seed** (one pipeline: seed i's reference and oracle, teacher and
+    students), so a seed's robustness does not mix pipelines; a seed without its own references falls back to
+    the **median over seeds** of each role (all runs pooled). Compute uses the run's own ``reference_steps``
+    (its pipeline's S_DataFiltering) when the run has one, else the panel's. If a reference is missing, or the
+    two references coincide, robustness is None and a message is added to ``warnings``.
 
     Groups are ordered unlearn-only, UNDO by alpha (then beta) ascending, any other role, data filtering.
     The result holds only plain dicts, lists, strings, numbers and None (JSON-serialisable).
@@ -336,9 +338,11 @@ def summarize_panel(panel: Mapping[str, Any]) -> dict:
                 "seed": run.get("seed"),
                 "artifact": run.get("artifact"),
                 "compute_steps": run.get("compute_steps"),
+                "reference_steps": run.get("reference_steps"),
                 "attack": _reduce(values, at),
                 "final_best_lr": lrs[-1],
                 "env": (steps, values),
+                "capped": None if run.get("capped") is None else bool(run["capped"]),
             }
         )
 
@@ -357,6 +361,20 @@ def summarize_panel(panel: Mapping[str, Any]) -> dict:
         can_robust = False
         notes.append(f"robustness undefined: median P_DataFiltering == median P_UnlearnOnly == {p_uo:.3f}")
 
+    def per_seed(role: str) -> dict:
+        return {s["seed"]: s["attack"] for k, seeds in groups.items() if k[0] == role for s in seeds
+                if s["seed"] is not None}
+
+    uo_seed, df_seed = per_seed("unlearn_only"), per_seed("data_filtering")
+
+    def seed_robustness(s: dict) -> float | None:
+        uo, df = uo_seed.get(s["seed"], p_uo), df_seed.get(s["seed"], p_df)
+        try:
+            return robustness(s["attack"], uo, df)
+        except ValueError:
+            notes.append(f"seed {s['seed']}: robustness undefined (its Unlearn-Only and Data Filtering coincide)")
+            return None
+
     show_beta = len({k[2] for k in groups if k[0] == "undo"}) > 1
     out_groups = []
     for key in sorted(groups, key=_order):
@@ -367,11 +385,11 @@ def summarize_panel(panel: Mapping[str, Any]) -> dict:
             notes.append(f"{group_label(*key, show_beta=True)}: duplicate seeds {seed_ids}")
         ratios = []
         for s in seeds:
-            cs = s["compute_steps"]
-            ratios.append(None if cs is None or reference_steps is None else compute_ratio(cs, reference_steps))
+            cs, ref = s["compute_steps"], s["reference_steps"] or reference_steps
+            ratios.append(None if cs is None or ref is None else compute_ratio(cs, ref))
         if reference_steps is None and any(s["compute_steps"] is not None for s in seeds):
             notes.append("compute ratio not computed: panel has no reference_steps")
-        robs = [robustness(s["attack"], p_uo, p_df) for s in seeds] if can_robust else [None] * len(seeds)
+        robs = [seed_robustness(s) for s in seeds] if can_robust else [None] * len(seeds)
         curve = _median_curve([s["env"] for s in seeds])
         if curve is None:
             notes.append(f"{group_label(*key, show_beta=True)}: seeds share no evaluation step; no curve")
@@ -392,6 +410,8 @@ def summarize_panel(panel: Mapping[str, Any]) -> dict:
                 "robustness": _stats(robs),
                 "robustness_per_seed": robs,
                 "curve": curve,
+                "capped": sum(s["capped"] is True for s in seeds),
+                "capped_per_seed": [s["capped"] for s in seeds],
             }
         )
     return {

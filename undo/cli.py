@@ -6,10 +6,10 @@ not in flags; ``--scale`` picks the overlay (paper, mini, smoke).
 
 Examples::
 
-    undo run reproduce/arithmetic/fig5.yaml --scale mini
-    undo run reproduce/arithmetic/fig5.yaml --scale mini --dry-run
+    undo run reproduce/fig5.yaml --scale mini
+    undo run reproduce/fig5.yaml --scale mini --dry-run
     undo distill reproduce/arithmetic/distill_undo.yaml --scale smoke
-    undo figure reproduce/arithmetic/fig5.yaml --scale mini
+    undo figure reproduce/fig5.yaml --scale mini
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ STAGE_HELP = {
     "pretrain": "Pretrain a freshly initialised Gemma-2 (reference or data-filtering oracle).",
     "init": "Build a freshly initialised, untrained Gemma-2 (the Unlearn-and-Distill student).",
     "unlearn": "Unlearn the forget capability with a registered method (e.g. maxent).",
+    "select": "Choose the unlearned model of a learning-rate sweep by the App. B.1 rule (the teacher).",
     "noise": "Shrink and perturb a model: theta <- (1-alpha) theta + alpha beta N.",
     "distill": "Distill a teacher into a student with forward KL, optionally until a stop rule holds.",
     "relearn": "Attack a model by finetuning on forget data over a learning-rate grid.",
@@ -203,6 +204,25 @@ def report(scale):
     for c in claims:
         click.echo(f"{c.verdict:>12}  {c.claim} [{c.figure}, {c.setting}]")
     click.echo(path)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("figures/tables"),
+              show_default=True, help="Directory for tables.md and tables.tex.")
+def tables(out):
+    """Tables 1-8 (App. A-D.1): the hyperparameters of the paper-scale configs, as Markdown and LaTeX.
+
+    Reads reproduce/ under the current directory at scale paper; runs nothing.
+    """
+    from .tables import write_tables
+
+    try:
+        paths = write_tables(out, Path.cwd())
+    except ConfigError as err:
+        _fail(str(err))
+        return
+    for path in paths:
+        click.echo(path)
 
 
 @cli.group()

@@ -9,7 +9,8 @@ form the dependency graph that :mod:`undo.pipeline` resolves. Three YAML keys ar
 - ``scales: {smoke: {...}, mini: {...}}`` holds per-scale overlays, deep-merged on top when that
   scale is selected. The file's own values are the paper's (``paper`` scale).
 - ``sweep: {noise.alpha: [0.2, 0.4], seed: [0, 1, 2]}`` expands the file into one stage instance
-  per combination of the listed values.
+  per combination of the listed values; in an overlay, ``seed: null`` removes a swept key. Keys joined by a
+  comma sweep together: ``{"options.a,options.b": [[0.1, 1e-4], [0.5, 0.01]]}`` gives two instances, not four.
 
 Every problem is reported as one line ``FILE: KEY: what is wrong`` (:class:`ConfigError`), before
 anything is run or written.
@@ -135,9 +136,13 @@ def load_raw(path: Path, scale: str = "paper") -> RawConfig:
     sweep = data.pop("sweep", None) or {}
     if not isinstance(sweep, dict):
         raise ConfigError(path, "sweep", "must map dotted keys to lists of values")
+    sweep = {key: values for key, values in sweep.items() if values is not None}  # `key: null` in an overlay drops it
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(path, f"sweep.{key}", "must be a non-empty list")
+        width = len(key.split(","))
+        if width > 1 and not all(isinstance(v, list) and len(v) == width for v in values):
+            raise ConfigError(path, f"sweep.{key}", f"a joint sweep of {width} keys takes a list of {width}-value lists")
     return RawConfig(path=Path(path).resolve(), data=data, sweep=sweep)
 
 

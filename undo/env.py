@@ -52,6 +52,9 @@ def environment(device: str = "cpu") -> dict:
     from .accel import select
 
     info["accel"] = select(device).describe()  # reference (eager fp32) or the fast GPU path
+    from .numerics import describe as numerics
+
+    info["numerics"] = numerics()  # the pinned CPU code path (cross-CPU bit-identity)
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
         info["cuda"] = torch.version.cuda

@@ -46,6 +46,14 @@ class ArithmeticEvalConfig:
     mul_div_max: int = option(20, "largest mul/div operand (App. A)", gt=0)
     division_answers: str = option("float", "float: '5.0' as in the reference data; int: '5'")
     max_new_tokens: int = option(4, "greedy tokens decoded (reference: 4)", gt=0)
+    pairs: str = option("all", "operand facts evaluated: all, or the 'eval' half of a seeded split whose "
+                               "'attack' half the relearning data uses (undo.data.arithmetic.eval_pairs)",
+                        key_if_set=True)
+    heldout_fraction: float = option(0.5, "share of each operation's facts in the evaluation half", gt=0, lt=1,
+                                     key_if_set=True)
+    split_seed: int = option(0, "seed of the fact split", key_if_set=True)
+    distinct: bool = option(False, "each problem a different fact (cycling only past the number of facts)",
+                            key_if_set=True)
     batch_size: int = option(256, "prompts per forward pass", gt=0, in_key=False)
 
     def validate(self) -> None:
@@ -59,6 +67,8 @@ class ArithmeticEvalConfig:
             raise ValueError("templates: must be heldout or train")
         if self.division_answers not in ("float", "int"):
             raise ValueError("division_answers: must be float or int")
+        if self.pairs not in ("all", "eval"):
+            raise ValueError("pairs: an evaluation reads 'all' facts or the 'eval' half")
 
 
 class ArithmeticEval:
@@ -74,7 +84,9 @@ class ArithmeticEval:
             for fmt in cfg.formats:
                 self.problems += generate_problems([op], [fmt], cfg.n_per_metric, seed=cfg.seed, templates=cfg.templates,
                                                    add_sub_max=cfg.add_sub_max, mul_div_max=cfg.mul_div_max,
-                                                   division_answers=cfg.division_answers)
+                                                   division_answers=cfg.division_answers, pairs=cfg.pairs,
+                                                   heldout_fraction=cfg.heldout_fraction,
+                                                   split_seed=cfg.split_seed, distinct=cfg.distinct)
         encoded = tokenizer([p.prompt for p in self.problems], add_special_tokens=False)["input_ids"]
         self.prompts = [[BOS_ID] + ids for ids in encoded]
         # Sort by length so each batch pads little; results are mapped back by index.

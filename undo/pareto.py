@@ -16,15 +16,22 @@ Definitions:
   for cross-entropies) and ``retain_higher_is_better`` (true for accuracy, false for cross-entropy). A point A
   dominates B when A is at least as good on both axes (retain, robust forget) and strictly better on one.
 
+Seeds: at mini and smoke scale every seed is a whole pipeline, so a series holds one instance, hence one point, per
+seed. :func:`setting_points` keeps those per-instance points (the claims judge each seed on its own);
+:func:`seed_medians` aggregates them per model (method and UNDO retain threshold τ) into the median point over seeds
+with its min–max spread, which Figure 7 draws and on which its frontier is computed.
+
 Usage::
 
     points = setting_points(results)["arithmetic"]
     front = [p for p in points["points"] if not dominated_by(p, points["points"], points, "long")]
+    medians = seed_medians(points["points"])  # same fields, plus "n_seeds", "seeds", "spread", "points"
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,7 +41,7 @@ from .names import METHOD_LABELS
 BUDGETS = ("initial", "moderate", "long")
 REFERENCE = "data_filtering"  # the oracle: the gold standard every method is compared against, not a rival
 
-__all__ = ["BUDGETS", "dominated_by", "dominates", "point_label", "setting_points"]
+__all__ = ["BUDGETS", "dominated_by", "dominates", "point_label", "seed_medians", "setting_points"]
 
 
 def point_label(method: str, tags: Mapping[str, Any]) -> str:
@@ -92,6 +99,49 @@ def setting_points(results: Mapping[str, Any]) -> dict[str, dict]:
             "points": []})
         for inst in instances:
             entry["points"].append(_instance_point(name, method, inst, best, moderate))
+    return out
+
+
+def _spread(values: Sequence[float]) -> dict:
+    """Median, min and max over seeds (NaN left out: a step where every learning rate diverged); NaN when none."""
+    finite = [float(v) for v in values if not math.isnan(float(v))]
+    if not finite:
+        return {"median": math.nan, "min": math.nan, "max": math.nan, "n": 0}
+    return {"median": float(statistics.median(finite)), "min": min(finite), "max": max(finite), "n": len(finite)}
+
+
+def _seed_key(point: Mapping) -> tuple:
+    seed = (point.get("tags") or {}).get("seed")
+    return (seed is None, seed if isinstance(seed, (int, float)) else 0)
+
+
+def seed_medians(points: Sequence[Mapping]) -> list[dict]:
+    """One point per model over its seeds: the points of :func:`setting_points` grouped by method and UNDO retain
+    threshold (tag ``tolerance``), in order of first appearance.
+
+    Each has the fields of a point, ``retain`` and ``forget[budget]`` being medians over seeds (so :func:`dominates`
+    and :func:`dominated_by` compare medians), ``step[budget]`` (None where the seeds disagree), ``best_lr[budget]``
+    the list of each seed's attacker-best learning rate, and ``n_seeds``, ``seeds``, ``points`` (its per-seed
+    points, by seed) and ``spread`` (``{"retain": stats, "forget": {budget: stats}}``, stats being median, min, max
+    and the number of finite values ``n``).
+    """
+    groups: dict[tuple, list[Mapping]] = {}
+    for p in points:
+        tolerance = (p.get("tags") or {}).get("tolerance")
+        groups.setdefault((p["method"], None if tolerance is None else float(tolerance)), []).append(p)
+    out = []
+    for (method, tolerance), mine in groups.items():
+        mine = sorted(mine, key=_seed_key)
+        spread = {"retain": _spread([p["retain"] for p in mine]),
+                  "forget": {b: _spread([p["forget"][b] for p in mine]) for b in BUDGETS}}
+        steps = {b: {p["step"][b] for p in mine} for b in BUDGETS}
+        tags = {} if tolerance is None else {"tolerance": tolerance}
+        out.append({"method": method, "label": mine[0]["label"], "tags": tags,
+                    "retain": spread["retain"]["median"], "forget": {b: spread["forget"][b]["median"] for b in BUDGETS},
+                    "step": {b: next(iter(s)) if len(s) == 1 else None for b, s in steps.items()},
+                    "best_lr": {b: [p["best_lr"][b] for p in mine] for b in BUDGETS},
+                    "n_seeds": len(mine), "seeds": [(p.get("tags") or {}).get("seed") for p in mine],
+                    "points": mine, "spread": spread})
     return out
 
 

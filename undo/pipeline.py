@@ -1,8 +1,9 @@
 """Resolve config files into a graph of stage instances and run the ones not yet in the store.
 
 Each YAML file becomes one or more *instances*: one per combination of its own ``sweep`` values
-and of its upstreams' instances. Upstream instances are joined on shared tags (two upstreams
-swept over ``seed`` pair up seed by seed), and a swept ``seed`` flows downstream into every
+and of its upstreams' instances. Upstream instances and the stage's own sweep values are joined on
+shared tags (two upstreams swept over ``seed`` pair up seed by seed, and so does a stage that sweeps
+``seed`` itself over upstreams tagged with it), and a swept ``seed`` flows downstream into every
 stage's own ``seed`` unless that stage sweeps it itself. Stages marked ``GATHER`` (figures)
 instead receive every instance of each upstream.
 
@@ -67,6 +68,7 @@ class Graph:
         self.store, self.scale = store, scale
         self._cache: dict[Path, list[Node]] = {}
         self._resolving: set[Path] = set()
+        self._artifacts: dict[tuple[str, str], Artifact] = {}  # (stage, key) -> the one artifact
 
     def resolve(self, path: Path) -> list[Node]:
         path = Path(path).resolve()
@@ -94,7 +96,12 @@ class Graph:
         name = str(data.pop("name", path.stem))
         data.pop("description", None)
         sweep_keys = list(raw.sweep)
-        combos = [dict(zip(sweep_keys, values, strict=True)) for values in itertools.product(*raw.sweep.values())]
+        combos = []
+        for values in itertools.product(*raw.sweep.values()):
+            combo = {}
+            for key, value in zip(sweep_keys, values, strict=True):  # "a,b": [[a1, b1], ...] sweeps a and b together
+                combo.update(zip(key.split(","), value, strict=True) if "," in key else [(key, value)])
+            combos.append(combo)
         nodes: list[Node] = []
         for combo in combos:
             own = copy.deepcopy(data)
@@ -105,18 +112,22 @@ class Graph:
             own_tags = {_tag_name(k): v for k, v in combo.items()}
             if getattr(module, "GATHER", False):
                 upstream = {ref: self.resolve(Path(ref)) for ref in refs}
+                field_of = {str(r): f for f, r in refs_of(cfg)}  # name upstreams by field, not by file path
                 key = compute_key(stage, module.CODE_VERSION, key_view(cfg, {r: "gathered" for r in refs}), {
-                    ref: ",".join(n.key for n in ups) for ref, ups in upstream.items()})
+                    field_of[ref]: ",".join(n.key for n in ups) for ref, ups in upstream.items()})
                 node = Node(path, stage, name, cfg, module, own_tags, upstream, key)
                 node.deps = [n for ups in upstream.values() for n in ups]
                 nodes.append(node)
                 continue
+            collapse = getattr(module, "COLLAPSE", None)
+            if collapse is not None:
+                nodes += self._collapsed(path, stage, name, module, cfg, refs, own_tags, getattr(cfg, collapse), collapse)
+                continue
             choices = [self.resolve(Path(ref)) for ref in refs]
             for picked in itertools.product(*choices):
-                tags = _join_tags([n.tags for n in picked])
+                tags = _join_tags([n.tags for n in picked] + [own_tags])  # an own swept seed pairs with the same seed
                 if tags is None:
                     continue
-                tags.update(own_tags)
                 node_cfg = cfg
                 if "seed" in tags and "seed" not in own_tags and "seed" in own_fields(module.Config):
                     seeded = copy.deepcopy(own)
@@ -128,12 +139,51 @@ class Graph:
                 suffix = "-".join(f"{k}{_fmt(v)}" for k, v in sorted(tags.items()))
                 node_name = f"{name}-{suffix}" if suffix else name
                 node = Node(path, stage, node_name, node_cfg, module, tags, upstream, key,
-                            artifact=self.store.artifact(stage, node_name, key))
+                            artifact=self._artifact(stage, node_name, key))
                 node.deps = list(picked)
                 nodes.append(node)
         if not nodes:
             raise ConfigError(path, "sweep", "no instance: upstream sweeps share tags with no common value")
         return nodes
+
+    def _collapsed(self, path: Path, stage: str, name: str, module, cfg, refs: list[str], own_tags: dict, over: str,
+                   field_name: str) -> list[Node]:
+        """Instances of a stage that chooses among its upstream's instances along the swept tag ``over`` (e.g. a
+        learning-rate selection): one instance per combination of the upstream's other tags (one per seed)."""
+        if len(refs) != 1:
+            raise ConfigError(path, field_name, "a choosing stage reads exactly one upstream config")
+        (ref,) = refs
+        groups: dict[str, tuple[dict, list[Node]]] = {}
+        for up in self.resolve(Path(ref)):
+            if over not in up.tags:
+                raise ConfigError(path, field_name, f"{Path(ref).name}'s instances have no {over!r} tag to choose along")
+            rest = {k: v for k, v in up.tags.items() if k != over}
+            groups.setdefault(json.dumps(rest, sort_keys=True, default=str), (rest, []))[1].append(up)
+        nodes = []
+        for rest, members in groups.values():
+            tags = _join_tags([rest, own_tags])
+            if tags is None:
+                continue
+            # the key names the candidates by their keys, never by the config file's path
+            key = compute_key(stage, module.CODE_VERSION, key_view(cfg, {ref: "chosen"}),
+                              {"candidates": ",".join(sorted(n.key for n in members))})
+            suffix = "-".join(f"{k}{_fmt(v)}" for k, v in sorted(tags.items()))
+            node_name = f"{name}-{suffix}" if suffix else name
+            node = Node(path, stage, node_name, cfg, module, tags, {ref: members}, key,
+                        artifact=self._artifact(stage, node_name, key))
+            node.deps = list(members)
+            nodes.append(node)
+        return nodes
+
+    def _artifact(self, stage: str, name: str, key: str) -> Artifact:
+        """The artifact of a stage instance. Configs that resolve to the same key under different names (e.g.
+        the same attack on the same model, listed by two figures) share one artifact: the one already in the
+        store under any name, else the first name resolved here. So it is computed once and every figure
+        reads the same directory, whatever the number of jobs."""
+        if (stage, key) not in self._artifacts:
+            existing = self.store.find(stage, key)
+            self._artifacts[(stage, key)] = self.store.artifact(stage, existing or name, key)
+        return self._artifacts[(stage, key)]
 
     def plan(self, paths: list[Path]) -> list[Node]:
         """All instances needed for ``paths``, upstreams first, each once."""
@@ -182,8 +232,8 @@ def status(node: Node) -> str:
 
 
 def _resolved_config(node: Node) -> dict:
-    refs = {ref: (n.artifact.relpath if n.artifact else n.name) for ref, n in node.upstream.items()
-            if not isinstance(n, list)}
+    refs = {ref: ([m.artifact.relpath for m in n] if isinstance(n, list) else n.artifact.relpath if n.artifact else n.name)
+            for ref, n in node.upstream.items()}
     return {"stage": node.stage, "name": node.name, "source": str(node.path), "key": node.key, "tags": node.tags,
             "upstream": refs, "config": to_plain(node.cfg)}
 
@@ -202,7 +252,8 @@ def run_node(node: Node, *, device: str, scale: str, repo_root: Path) -> dict:
         resumed = art.partial.exists()
         workdir = art.begin()
         (workdir / "config.yaml").write_text(yaml.safe_dump(_resolved_config(node), sort_keys=False))
-        inputs = {ref: n.artifact for ref, n in node.upstream.items()}
+        inputs = {ref: [(m.artifact, m.tags) for m in n] if isinstance(n, list) else n.artifact
+                  for ref, n in node.upstream.items()}
         ctx = Context(node.cfg, node.name, workdir, inputs, node.tags, device, scale, repo_root)
         started = time.time()
         try:

@@ -100,6 +100,16 @@ class Store:
     def artifact(self, stage: str, name: str, key: str) -> Artifact:
         return Artifact(root=self.root, stage=stage, name=name, key=key)
 
+    def find(self, stage: str, key: str) -> str | None:
+        """The name of a finished (else partial) artifact of ``stage`` with this key, if any."""
+        suffix = f"-{key[:12]}"
+        for parent in (self.root / stage, self.root / stage / ".partial"):
+            if parent.is_dir():
+                for path in sorted(parent.glob(f"*{suffix}")):
+                    if path.is_dir() and (parent.name == ".partial" or (path / DONE).is_file()):
+                        return path.name[: -len(suffix)]
+        return None
+
     def list(self) -> list[Path]:
         """Completed artifacts, sorted."""
         return sorted(p.parent for p in self.root.glob(f"*/*/{DONE}"))

@@ -142,6 +142,9 @@ def train(
     checkpoint: bool = True,
     log_every: int = 10,
     step_fn: Callable[[list], tuple[float, dict]] | None = None,
+    schedule_steps: int | None = None,
+    eval_from: int = 0,
+    history: list[dict] | None = None,
 ) -> TrainResult:
     """Run ``total_steps`` optimizer steps (fewer if ``should_stop`` says so after an evaluation).
 
@@ -151,13 +154,17 @@ def train(
     replaces the per-micro-batch backward for updates that need the whole step at once (SAM): it
     gets the step's ``grad_accum`` micro-batches, accumulates the gradient of their mean loss into
     ``.grad`` and returns (mean loss, logs); clipping and the optimizer step stay here.
+    ``schedule_steps`` (default ``total_steps``) is the length of the warmup + cosine schedule; steps past it
+    run at the schedule's final rate. Evaluations happen only from step ``eval_from`` on. ``history``, if
+    given, is filled in place, so a caller still has the rows logged before an exception.
     """
     start_time = time.time()
     torch.manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **adamw_options(params))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_steps))
-    step, tokens, history = 0, 0, []
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, schedule_steps or total_steps))
+    step, tokens = 0, 0
+    history = [] if history is None else history
     ckpt_dir = workdir / "checkpoint" if (workdir is not None and checkpoint) else None
     if ckpt_dir is not None and (ckpt_dir / "state.pt").is_file():
         state = torch.load(ckpt_dir / "state.pt", weights_only=False)
@@ -165,11 +172,12 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])
-        step, tokens, history = state["step"], state["tokens"], state["history"]
+        step, tokens = state["step"], state["tokens"]
+        history[:] = state["history"]
         log(f"[{desc}] resuming from step {step} (checkpoint {ckpt_dir})")
 
     def evaluate(at: int) -> bool:
-        if eval_fn is None:
+        if eval_fn is None or at < eval_from:
             return False
         model.eval()
         with torch.no_grad():

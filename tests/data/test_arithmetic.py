@@ -172,3 +172,80 @@ def test_bad_arguments_raise(kwargs, bad):
     args = {"operations": OPERATIONS, "formats": FORMATS, "n": 4, "seed": 0} | kwargs
     with pytest.raises(ValueError, match=re.escape(bad)):
         generate_problems(**args)
+
+
+# The fact split that keeps the relearning attack off the evaluated problems ----------------------------------------
+
+from undo.data.arithmetic import eval_pairs, operand_pairs, pair_key  # noqa: E402
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_fact_split_halves_each_operation_deterministically(op):
+    facts = set(operand_pairs(op, 10, 10))
+    half = eval_pairs(op, 10, 10)
+    assert half <= facts and len(half) == round(len(facts) / 2)
+    assert half == eval_pairs(op, 10, 10) and half != eval_pairs(op, 10, 10, split_seed=1)
+
+
+def test_attack_problems_never_state_an_evaluated_fact():
+    kw = dict(add_sub_max=10, mul_div_max=10)
+    attack = generate_problems(["mul", "div"], ["equation", "word_problem"], 2000, seed=99, pairs="attack", **kw)
+    evaluated = generate_problems(["mul", "div"], ["equation"], 200, seed=42, pairs="eval", distinct=True, **kw)
+    key = lambda p: (p.operation, pair_key(p.operation, *map(int, p.prompt.split()[0:3:2])))  # noqa: E731
+    assert not {key(p) for p in attack if p.format == "equation"} & {key(p) for p in evaluated}
+    # every evaluated fact appears, each the same number of times (100 problems over 50 facts per operation)
+    per_op = {op: [key(p) for p in evaluated if p.operation == op] for op in ("mul", "div")}
+    for op, keys in per_op.items():
+        assert {k[1] for k in keys} == eval_pairs(op, 10, 10) and len(keys) == 100
+        assert len(set(keys)) == 50 and all(keys.count(k) == 2 for k in set(keys))
+
+
+def test_all_pairs_keeps_the_original_problems():
+    kw = dict(add_sub_max=20, mul_div_max=10, seed=3)
+    assert generate_problems(["add", "mul"], ["equation"], 50, **kw) == \
+        generate_problems(["add", "mul"], ["equation"], 50, pairs="all", **kw)
+    with pytest.raises(ValueError, match="pairs"):
+        generate_problems(["add"], ["equation"], 5, pairs="train", **kw)
+
+
+@pytest.mark.parametrize("scale", ["mini", "smoke"])
+def test_shipped_relearning_data_is_disjoint_from_the_shipped_evaluation(scale):
+    """At mini and smoke the arithmetic attack corpus and the evaluation read the two halves of one split."""
+    from pathlib import Path
+
+    from undo.config import build, load_raw
+    from undo.evals import ArithmeticEval
+    from undo.stages import corpus, dataset, relearn
+
+    repo = Path(__file__).resolve().parents[2] / "reproduce" / "arithmetic"
+    raw = load_raw(repo / "relearn_maxent.yaml", scale)
+    raw.data.pop("stage"), raw.data.pop("name")
+    attack_cfg = build(relearn.Config, raw.data, file=raw.path)
+    ev = attack_cfg.eval.arithmetic
+    data = load_raw(Path(attack_cfg.data), scale).data
+    data.pop("stage"), data.pop("name")
+    ds = build(dataset.Config, data, file=attack_cfg.data)
+    forget_parts = []
+    for part in ds.parts:
+        c = load_raw(Path(part.corpus), scale).data
+        c.pop("stage"), c.pop("name")
+        cc = build(corpus.Config, c, file=part.corpus)
+        if cc.source.kind == "arithmetic":
+            forget_parts.append(cc)
+    assert forget_parts and all(set(c.source.operations) == {"mul", "div"} for c in forget_parts)
+    evaluated = {p.prompt for p in ArithmeticEval(ev, _DigitTokenizer()).problems if p.operation in ("mul", "div")}
+    for cc in forget_parts:
+        s = cc.source
+        assert (s.pairs, s.heldout_fraction, s.pair_split_seed) == ("attack", ev.heldout_fraction, ev.split_seed)
+        assert (s.add_sub_max, s.mul_div_max) == (ev.add_sub_max, ev.mul_div_max)
+        texts = generate_problems(s.operations, ["equation"], 3000, seed=cc.seed, pairs=s.pairs,
+                                  heldout_fraction=s.heldout_fraction, split_seed=s.pair_split_seed,
+                                  add_sub_max=s.add_sub_max, mul_div_max=s.mul_div_max)
+        assert not {p.prompt for p in texts} & evaluated
+
+
+class _DigitTokenizer:
+    """Just enough of a tokenizer for ArithmeticEval to build its prompts."""
+
+    def __call__(self, texts, add_special_tokens=False):
+        return {"input_ids": [[ord(c) for c in t] for t in texts]}

@@ -1,6 +1,7 @@
 """figures/fig4.py and fig10.py on a synthetic results dict whose envelope, average and ordering are known."""
 
 import importlib.util
+import math
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,26 @@ def test_refuses_results_without_method_series(tmp_path):
     res["series"] = {k: v for k, v in res["series"].items() if k.endswith("data_filtering")}
     with pytest.raises(ValueError, match="no <setting>/<method>/<role>"):
         _load("fig4").draw(res, tmp_path / "fig4")
+
+
+def test_extended_grid_and_a_diverged_rate(tmp_path, saved_figures):
+    """Seed 1 of arithmetic MaxEnt's Unlearn-Only attack: its grid was extended by 0.01, which reached 0.9 at step 5
+    and diverged before step 10. The attacker's best takes the 0.9 and skips the NaN; so does the average."""
+    res = results()
+    attack = res["series"]["arithmetic/maxent/unlearn_only"][1]["results"]
+    attack["curves"]["0.01"] = {"step": STEPS, "forget": [0.0, 0.9, math.nan], "retain": [0.8] * 3, "diverged": True}
+    attack["extra_lrs"] = {"up": 1, "down": 0}
+    _load("fig4").draw(res, tmp_path / "fig4")
+    md = (tmp_path / "fig4.md").read_text()
+    # best per seed: [0, 0.4, 0.8] and [0, 0.9, 0.8]: final 0.8, area 0.4 and 0.567
+    assert "| MaxEnt | Unlearn-Only | 2 | 0.800 | 0.483 [0.400–0.567] |" in md
+    assert "- arithmetic/maxent/unlearn_only (seed 1): attack grid extended by 1 above (3 learning rates)" in md
+    assert "- arithmetic/maxent/unlearn_only (seed 1): learning rate 0.01 diverged" in md
+    assert "Seeds: 2 seeds." in md
+    ax = saved_figures[-1].axes[3]  # (d) Arithmetic: MaxEnt (language is the first row)
+    assert ax.get_title(loc="left") == "(d) Arithmetic: MaxEnt"
+    bold = [line for line in ax.lines if line.get_linewidth() == 2.0 and line.get_label() == "Unlearn-Only"]
+    assert list(bold[0].get_ydata()) == pytest.approx([0.0, 0.65, 0.8])  # the median over seeds
+    # Figure 10 averages each seed's rates that have a value: seed 1 reads 0.467 at step 5, 0.5 at 10 (NaN left out)
+    _load("fig10").draw(res, tmp_path / "fig10")
+    assert "| MaxEnt | Unlearn-Only | 2 | 0.500 | 0.286 [0.250–0.322] |" in (tmp_path / "fig10.md").read_text()

@@ -115,3 +115,27 @@ def test_refuses_results_without_grid(tmp_path):
     res["series"]["arithmetic/oops"] = []
     with pytest.raises(ValueError, match="expected <setting>/<undo"):
         analysis.summarize_grid(res)
+
+
+def test_two_seeds_one_capped_one_diverged_rate(tmp_path, saved_figures):
+    """Seed 1 of (α=0.3, β=0.5) hit the cap; seed 0 of (α=0.1, β=0.05) had its attack grid extended by a rate that
+    diverged. Cells are medians over both seeds, the partly capped one hatched and counted."""
+    res = grid_results(alpha_driven, alpha_steps, seeds=(0, 1))
+    for inst in res["series"]["arithmetic/distill"]:
+        if (inst["tags"]["alpha"], inst["tags"]["beta"], inst["tags"]["seed"]) == (0.3, 0.5, 1):
+            inst["summary"].update(steps=500, stop_reached=False)
+    attack = next(i for i in res["series"]["arithmetic/undo"] if i["tags"] == {"alpha": 0.1, "beta": 0.05, "seed": 0})
+    attack["results"]["curves"]["0.01"] = {"step": STEPS, "forget": [0.0, float("nan"), float("nan")],
+                                           "retain": [0.9] * 3, "diverged": True}
+    attack["results"]["extra_lrs"] = {"up": 1, "down": 0}
+    _load().draw(res, tmp_path / "fig6")
+    md = (tmp_path / "fig6.md").read_text()
+    assert "Seeds per cell: 2." in md
+    assert "| 0.3 | 280 | 280 | 390 (1/2 capped) | 280 |" in md  # median of 280 and the cap, 500
+    assert "| 0.1 | 0.700 | 0.700 | 0.700 | 0.700 |" in md  # the diverged rate changes no attack value
+    assert "- arithmetic/undo α=0.1 β=0.05 (seed 0): attack grid extended by 1 above (3 learning rates)" in md
+    assert "- arithmetic/undo α=0.1 β=0.05 (seed 0): learning rate 0.01 diverged" in md
+    matrix = saved_figures[-1].axes[4]
+    hatched = [p for p in matrix.patches if p.get_hatch()]
+    assert [p.get_xy() for p in hatched if p.get_xy()[1] == 0.5] == [(1.5, 0.5)]  # α=0.3 (row 1), β=0.5 (column 2)
+    assert "390\n(1/2 capped)" in [t.get_text() for t in matrix.texts]

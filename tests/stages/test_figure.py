@@ -90,7 +90,8 @@ def test_series_config_errors_name_the_key(configs):
 
 
 def test_fig3_gathers_every_learning_rate_of_every_method(tmp_path):
-    for scale, per_method in (("smoke", 2), ("mini", 4), ("paper", 8)):
+    # mini and smoke: every learning rate in every pipeline seed (smoke 2 seeds, mini 3); paper: one pipeline
+    for scale, per_method, seeds in (("smoke", 2, 2), ("mini", 4, 3), ("paper", 8, 1)):
         nodes = Graph(Store(tmp_path), scale).plan([REPO / "reproduce" / "fig3.yaml"])
         fig = nodes[-1]
         assert fig.stage == "figure" and fig.artifact is None
@@ -99,7 +100,8 @@ def test_fig3_gathers_every_learning_rate_of_every_method(tmp_path):
         assert fig.cfg.options["settings"]["language"]["higher_is_better"] is False  # cross-entropies
         for ref in fig.cfg.series.values():
             ups = fig.upstream[str(ref)]
-            assert len(ups) == per_method and all(set(n.tags) == {"lr"} and n.cfg.eval_every > 0 for n in ups)
+            tags = {"lr"} if seeds == 1 else {"lr", "seed"}
+            assert len(ups) == per_method * seeds and all(set(n.tags) == tags and n.cfg.eval_every > 0 for n in ups)
             assert sorted(n.cfg.optim.lr for n in ups) == sorted(n.tags["lr"] for n in ups)
         by_key = {}  # only identical work shares a key (both settings' paper-scale Gemma-2-2b tokenizer)
         for n in nodes:

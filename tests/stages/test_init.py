@@ -54,5 +54,5 @@ def test_unlearn_and_distill_runs_as_many_steps_as_pretraining():
                 raw.data.pop("stage"), raw.data.pop("name")
                 cfg = build(distill.Config, raw.data, file=raw.path)
                 assert Path(cfg.student).name == "init.yaml" and cfg.stop is None
-                assert Path(cfg.teacher).name == f"unlearn_{method}.yaml"
+                assert Path(cfg.teacher).name == f"select_{method}.yaml"  # the model its sweep chose
                 assert cfg.optim.max_steps == ref["max_steps"], (setting, method, scale)

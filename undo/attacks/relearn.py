@@ -3,11 +3,14 @@
 One process loops over the learning rates and restores the starting weights from memory
 before each run. Every run uses a constant rate after a one-step warmup and is evaluated every
 ``eval_every`` steps (and at step 0). The attacker's strength at a step is the best result over
-learning rates (the paper's bold line), computed later from the stored curves.
+learning rates (the paper's bold line), computed later from the stored curves. A rate at which
+training diverges scores NaN from then on. :func:`edge_to_extend` tells whether the grid brackets
+the attacker's best rate (the relearn stage extends the grid until it does).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from ..accel import lm_cross_entropy
@@ -30,12 +33,17 @@ def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, step
         batch = batch.to(device)
         return lm_cross_entropy(model, batch), {}
 
-    result = train(model, loss_fn, batches, cfg, total_steps=steps, seed=seed, workdir=None,
-                   eval_fn=lambda step: eval_fn(), eval_every=eval_every, desc=desc, checkpoint=False,
-                   log_every=eval_every or steps)
+    history: list[dict] = []
+    try:
+        result = train(model, loss_fn, batches, cfg, total_steps=steps, seed=seed, workdir=None,
+                       eval_fn=lambda step: eval_fn(), eval_every=eval_every, desc=desc, checkpoint=False,
+                       log_every=eval_every or steps, history=history)
+        history = result.history
+    except FloatingPointError:  # the rate is too high: the run diverged. It scores NaN from there on, which
+        pass                    # the attacker's envelope skips, so a diverging rate never counts as best.
     curve: dict[str, list] = {"step": []}
-    losses = {r["step"]: r["train/loss"] for r in result.history if "train/loss" in r}
-    for row in result.history:
+    losses = {r["step"]: r["train/loss"] for r in history if "train/loss" in r}
+    for row in history:
         if not any(k.startswith("eval/") for k in row):
             continue
         curve["step"].append(row["step"])
@@ -43,7 +51,43 @@ def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, step
         for k, v in row.items():
             if k.startswith("eval/"):
                 curve.setdefault(k[5:], []).append(v)
+    expected = sorted({0, steps, *range(eval_every, steps + 1, eval_every)}) if eval_every else [0, steps]
+    if curve["step"] != expected[: len(curve["step"])]:
+        raise RuntimeError(f"{desc}: evaluated at steps {curve['step']}, expected {expected}")
+    curve["diverged"] = len(curve["step"]) < len(expected)
+    for at in expected[len(curve["step"]):]:  # after a divergence: NaN for every evaluation it did not reach
+        curve["step"].append(at)
+        for key, values in curve.items():
+            if key not in ("step", "diverged"):
+                values.append(math.nan)
     return curve
+
+
+def attack_strength(curve: dict, measure: str, higher_is_better: bool) -> tuple[float, float]:
+    """How much an attack at one learning rate elicited, as a sortable pair (larger = stronger attack): the
+    measure at the last evaluation, then its mean over evaluations (the tie-break). The attacker raises an
+    accuracy (``higher_is_better``) and lowers a cross-entropy. A diverged run is the weakest possible."""
+    values = [float(v) for v in curve[measure]]
+    if not values or any(math.isnan(v) for v in values):
+        return (-math.inf, -math.inf)
+    sign = 1.0 if higher_is_better else -1.0
+    return (sign * values[-1], sign * sum(values) / len(values))
+
+
+def edge_to_extend(curves: dict[float, dict], measure: str, higher_is_better: bool, tolerance: float) -> str | None:
+    """"up" or "down" when the attacker's best learning rate is the highest or lowest of the grid and beats its
+    neighbour by more than ``tolerance`` (in the measure's units) at the last evaluation: a stronger attack may
+    lie beyond the grid. None when the best rate is interior (the grid brackets it) or the edge is no better
+    than its neighbour within the tolerance (a flat top: nothing to gain past it)."""
+    lrs = sorted(curves)
+    if len(lrs) < 2:
+        return "up"
+    strength = {lr: attack_strength(curves[lr], measure, higher_is_better) for lr in lrs}
+    best = max(lrs, key=lambda lr: (strength[lr], -lr))
+    for edge, neighbour, direction in ((lrs[-1], lrs[-2], "up"), (lrs[0], lrs[1], "down")):
+        if best == edge and strength[edge][0] > strength[neighbour][0] + tolerance:
+            return direction
+    return None
 
 
 def snapshot(model) -> dict:

@@ -17,7 +17,12 @@ Choices that differ from the reference code:
   places and groups versus several hundred names and objects);
 * like the reference, nouns stay plural even for a count of 1 ("1 apples");
 * the generator takes an explicit seed and uses its own ``random.Random``; the reference used seed 99
-  for training files and seed 42 (with held-out templates) for the evaluation prompts.
+  for training files and seed 42 (with held-out templates) for the evaluation prompts;
+* optionally (``pairs="eval"`` / ``"attack"``), problems are drawn from one half of a seeded split of
+  each operation's operand pairs (:func:`eval_pairs`), so that a relearning attack can train on
+  multiplication/division facts disjoint from the evaluated ones. Recovery on the evaluated facts
+  then measures latent knowledge rather than memorisation of the test set. The paper's attack data
+  and evaluation problems come from the same operand ranges (App. A), so they overlap.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ FORMATS: tuple[str, ...] = ("equation", "word_problem")
 TEMPLATE_POOLS: tuple[str, ...] = ("train", "heldout")
 DIVISION_ANSWERS: tuple[str, ...] = ("float", "int")
 SYMBOLS: dict[str, str] = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+PAIR_PARTS: tuple[str, ...] = ("all", "eval", "attack")
 
 NAMES = (
     "Mia Liam Emma Noah Ava Ethan Zoe Lucas Chloe Omar Priya Mateo Hana Kofi Lena Diego Sara Jonas Nina Ravi "
@@ -151,8 +157,48 @@ class Problem:
     text: str  # prompt + answer_text + suffix ("" for equations, " <object>." for word problems)
 
 
-def _operands(operation: str, rng: random.Random, add_sub_max: int, mul_div_max: int) -> tuple[int, int, int]:
-    """Return (left operand, right operand, integer result)."""
+def pair_key(operation: str, left: int, right: int) -> tuple[int, int]:
+    """The fact a problem states, independent of how it is written: (a, b) for a + b, a - b (a >= b) and
+    a * b; (quotient, divisor) for a division (a*b) / b."""
+    if operation == "div":
+        return left // right, right
+    return left, right
+
+
+def operand_pairs(operation: str, add_sub_max: int, mul_div_max: int) -> list[tuple[int, int]]:
+    """Every fact of ``operation`` in the operand ranges, as :func:`pair_key` keys, in a fixed order."""
+    if operation in ("add", "sub"):
+        top = add_sub_max
+        return [(a, b) for a in range(1, top + 1) for b in range(1, top + 1) if operation == "add" or a >= b]
+    return [(a, b) for a in range(1, mul_div_max + 1) for b in range(1, mul_div_max + 1)]
+
+
+def eval_pairs(operation: str, add_sub_max: int, mul_div_max: int, *, heldout_fraction: float = 0.5,
+               split_seed: int = 0) -> frozenset[tuple[int, int]]:
+    """The evaluation half of ``operation``'s facts: a seeded ``heldout_fraction`` of :func:`operand_pairs`.
+    The rest is the attack half. The split depends only on its arguments."""
+    pairs = operand_pairs(operation, add_sub_max, mul_div_max)
+    random.Random(f"pairs/{split_seed}/{operation}/{add_sub_max}/{mul_div_max}").shuffle(pairs)
+    return frozenset(pairs[: round(heldout_fraction * len(pairs))])
+
+
+def _operands(operation: str, rng: random.Random, add_sub_max: int, mul_div_max: int,
+              allowed: frozenset | None = None, excluded: frozenset | None = None) -> tuple[int, int, int]:
+    """Return (left operand, right operand, integer result), redrawn until the fact is in ``allowed`` and
+    not in ``excluded`` (when given)."""
+    while True:
+        left, right, result = _draw_operands(operation, rng, add_sub_max, mul_div_max)
+        key = pair_key(operation, left, right)
+        if (allowed is None or key in allowed) and (excluded is None or key not in excluded):
+            return left, right, result
+
+
+def _from_key(operation: str, key: tuple[int, int]) -> tuple[int, int, int]:
+    a, b = key
+    return {"add": (a, b, a + b), "sub": (a, b, a - b), "mul": (a, b, a * b), "div": (a * b, b, a)}[operation]
+
+
+def _draw_operands(operation: str, rng: random.Random, add_sub_max: int, mul_div_max: int) -> tuple[int, int, int]:
     if operation in ("add", "sub"):
         a, b = rng.randint(1, add_sub_max), rng.randint(1, add_sub_max)
         if operation == "add":
@@ -166,8 +212,12 @@ def _operands(operation: str, rng: random.Random, add_sub_max: int, mul_div_max:
 
 
 def _make_problem(operation: str, fmt: str, rng: random.Random, pool: dict[str, tuple[str, ...]],
-                  add_sub_max: int, mul_div_max: int, division_answers: str) -> Problem:
-    a, b, result = _operands(operation, rng, add_sub_max, mul_div_max)
+                  add_sub_max: int, mul_div_max: int, division_answers: str,
+                  operands: tuple[int, int, int] | None = None, split: dict | None = None) -> Problem:
+    if operands is not None:
+        a, b, result = operands
+    else:
+        a, b, result = _operands(operation, rng, add_sub_max, mul_div_max, **(split or {}).get(operation, {}))
     if operation == "div" and division_answers == "float":
         answer_text = str(float(result))
     else:
@@ -187,11 +237,15 @@ def _make_problem(operation: str, fmt: str, rng: random.Random, pool: dict[str, 
 
 def generate_problems(operations: Iterable[str], formats: Iterable[str], n: int, *, seed: int,
                       templates: str = "train", add_sub_max: int = 50, mul_div_max: int = 20,
-                      division_answers: str = "float") -> list[Problem]:
+                      division_answers: str = "float", pairs: str = "all", heldout_fraction: float = 0.5,
+                      split_seed: int = 0, distinct: bool = False) -> list[Problem]:
     """Generate ``n`` problems spread as evenly as possible over ``operations`` x ``formats``.
 
     Cells are filled round robin (so counts differ by at most one), then the list is shuffled.
     The output depends only on the arguments: a private ``random.Random(seed)`` is used.
+    ``pairs`` restricts the facts to the evaluation or the attack half of :func:`eval_pairs`.
+    ``distinct``: each cell states distinct facts (in a seeded order, cycling only when the cell asks for
+    more problems than there are facts), as an evaluation set should; otherwise facts are drawn at random.
     """
     operations = (operations,) if isinstance(operations, str) else tuple(operations)
     formats = (formats,) if isinstance(formats, str) else tuple(formats)
@@ -211,14 +265,33 @@ def generate_problems(operations: Iterable[str], formats: Iterable[str], n: int,
         raise ValueError(f"operand maxima must be >= 1, got add_sub_max={add_sub_max}, mul_div_max={mul_div_max}")
     if n > 0 and not (operations and formats):
         raise ValueError("operations and formats must be non-empty when n > 0")
+    if pairs not in PAIR_PARTS:
+        raise ValueError(f"unknown pairs {pairs!r}; expected one of {PAIR_PARTS}")
+    if not 0 < heldout_fraction < 1:
+        raise ValueError(f"heldout_fraction must be in (0, 1), got {heldout_fraction!r}")
 
     rng = random.Random(seed)
     cells = [(op, fmt) for op in operations for fmt in formats]
     pool = TEMPLATES[templates]
-    problems = [
-        _make_problem(*cells[i % len(cells)], rng, pool, add_sub_max, mul_div_max, division_answers)
-        for i in range(n)
-    ]
+    split: dict[str, dict] = {}
+    facts: dict[str, list[tuple[int, int]]] = {}
+    for op in operations:
+        half = (eval_pairs(op, add_sub_max, mul_div_max, heldout_fraction=heldout_fraction, split_seed=split_seed)
+                if pairs != "all" else None)
+        split[op] = {"allowed": half} if pairs == "eval" else {"excluded": half} if pairs == "attack" else {}
+        if distinct:
+            facts[op] = [k for k in operand_pairs(op, add_sub_max, mul_div_max)
+                         if half is None or (k in half) == (pairs == "eval")]
+            random.Random(f"{seed}/facts/{op}").shuffle(facts[op])
+    problems = []
+    for i in range(n):
+        op, fmt = cells[i % len(cells)]
+        operands = None
+        if distinct:
+            order = facts[op]
+            operands = _from_key(op, order[(i // len(cells)) % len(order)])
+        problems.append(_make_problem(op, fmt, rng, pool, add_sub_max, mul_div_max, division_answers, operands,
+                                      split))
     rng.shuffle(problems)
     return problems
 

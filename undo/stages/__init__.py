@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store import Artifact
-
 
 @dataclass
 class Context:
@@ -22,7 +20,7 @@ class Context:
     cfg: Any
     name: str
     workdir: Path
-    inputs: dict[str, Artifact]
+    inputs: dict[str, Any]  # ref -> Artifact; a list of (Artifact, tags) for gathering and choosing stages
     tags: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
     scale: str = "paper"
@@ -39,8 +37,9 @@ class Context:
 
 
 def _registry() -> dict[str, Any]:
-    from . import corpus, dataset, distill, figure, init, noise, pretrain, relearn, tokenizer, unlearn
-    return {m.NAME: m for m in (corpus, tokenizer, dataset, pretrain, init, unlearn, noise, distill, relearn, figure)}
+    from . import corpus, dataset, distill, figure, init, noise, pretrain, relearn, select, tokenizer, unlearn
+    return {m.NAME: m for m in (corpus, tokenizer, dataset, pretrain, init, unlearn, select, noise, distill, relearn,
+                                figure)}
 
 
 STAGES: dict[str, Any] = {}

@@ -4,11 +4,15 @@ The student is any model artifact: the noised copy of the teacher (UNDO), a rand
 (Unlearn-and-Distill) or a pretrained model (oracle matching). With a ``stop`` rule, training ends
 at the first evaluation where the student is within tolerance of the teacher's retain
 performance (Section 5), or after ``optim.max_steps`` / one epoch, whichever comes first. The
-number of steps taken is the compute S_UNDO of Figure 5.
+number of steps taken is the compute S_UNDO of Figure 5. ``max_steps_from`` caps the steps at
+another model's training length instead (the data-filtering oracle's, as the paper caps UNDO at
+one epoch of pretraining data, Table 6). A student that reaches the cap without meeting its stop
+rule is ``capped``: weaker than its teacher on retain, so its robustness partly measures weakness.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from ..accel import lm_forward_kl
@@ -40,6 +44,8 @@ class Config:
     eval: EvalConfig | None = option(None, "evaluation used by the stop rule")
     eval_every: int = option(0, "steps between evaluations (reference: 20 arithmetic, 50 language)", ge=0)
     stop: StopRule | None = option(None, "stop once within tolerance of the teacher (Section 5)")
+    max_steps_from: Ref | None = option(None, "cap the steps at this model's training steps (its metrics.json)",
+                                        key_if_set=True)
 
     def validate(self) -> None:
         if self.stop is not None and (self.eval is None or self.eval_every == 0):
@@ -73,6 +79,9 @@ def run(ctx: Context) -> dict:
         return cfg.stop.reached(last, teacher_metrics[cfg.stop.metric])
 
     total = cfg.optim.total_steps(len(tokens))
+    if cfg.max_steps_from is not None:
+        total = int(json.loads((ctx.input(cfg.max_steps_from) / "metrics.json").read_text())["steps"])
+        ctx.log(f"step cap {total}: the training steps of {ctx.inputs[str(cfg.max_steps_from)].relpath}")
     result = train(student, loss_fn, batches, cfg.optim, total_steps=total, seed=cfg.seed, workdir=ctx.workdir,
                    tokens_per_micro=cfg.optim.batch_size * tokens.shape[1],
                    eval_fn=(lambda step: evaluator(student)) if evaluator else None, eval_every=cfg.eval_every,
@@ -83,6 +92,7 @@ def run(ctx: Context) -> dict:
     final = {k[5:]: v for k, v in evals[-1].items() if k.startswith("eval/")} if evals else {}
     reached = bool(cfg.stop and final and cfg.stop.reached(final[cfg.stop.metric], teacher_metrics[cfg.stop.metric]))
     summary = {"steps": result.steps, "tokens": result.tokens, "max_steps": total, "stop_reached": reached,
+               "capped": bool(cfg.stop) and not reached,
                "train_seconds": result.wall_seconds, "teacher_eval": teacher_metrics, "eval": final}
     write_summary(ctx.workdir, summary)
     ctx.log(f"done after {result.steps}/{total} steps (stop rule reached: {reached}); student {final}")

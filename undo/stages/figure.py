@@ -89,7 +89,7 @@ def gather_panels(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
     panels = {}
     for panel in cfg.panels:
-        runs, reference_steps = [], []
+        runs, reference_steps = [], {}
         for role in ("unlearn_only", "undo", "data_filtering"):
             for art, tags in ctx.inputs[str(getattr(panel, role))]:
                 _check_direction(panel, art)
@@ -99,13 +99,19 @@ def gather_panels(ctx: Context) -> dict:
                           for lr, c in res["curves"].items()}
                 steps = res.get("model_steps")
                 if role == "data_filtering" and steps is not None:
-                    reference_steps.append(steps)
+                    reference_steps[tags.get("seed")] = steps
+                stop = res.get("model_stop_reached")  # a distilled student: did it meet its stop rule?
                 runs.append({"role": role, "alpha": tags.get("alpha"), "beta": tags.get("beta"), "seed": tags.get("seed"),
                              "compute_steps": steps if role != "unlearn_only" else None,
+                             "capped": (stop is False) if role == "undo" and stop is not None else None,
+                             "extra_lrs": res.get("extra_lrs"), "bracketed": res.get("bracketed"),
                              "artifact": art.relpath, "curves": curves})
+        for run in runs:  # S_DataFiltering of the run's own pipeline seed (Figure 5's compute axis)
+            run["reference_steps"] = reference_steps.get(run["seed"])
         panels[panel.setting] = {"measure": panel.measure, "measure_label": panel.measure_label,
                                  "attacker_best": panel.attacker_best, "robustness_at": panel.robustness_at,
-                                 "reference_steps": max(reference_steps) if reference_steps else None, "runs": runs}
+                                 "reference_steps": max(reference_steps.values()) if reference_steps else None,
+                                 "runs": runs}
     return panels
 
 

@@ -2,15 +2,25 @@
 
 Curves of finished learning rates are kept in the partial directory, so an interrupted attack
 resumes with the next learning rate. The result also records the attacked model's lineage
-(its stage summary: e.g. distillation steps), which Figure 5's compute axis needs.
+(its stage summary: e.g. distillation steps and whether its stop rule was met), which Figure 5's
+compute axis and the capped-student flags need. (Not its sweep tags: the same attack on the same model,
+listed by two figures under different tags, is one artifact.)
+
+With ``bracket``, the grid must bracket the attacker's best learning rate (the one that elicits the
+most forget performance at the last step): while the best rate is the grid's highest (lowest) and
+beats its neighbour by more than ``bracket.tolerance``, the stage adds a rate ``bracket.factor``
+times higher (lower), at most ``bracket.max_extra`` times per direction, and fails if the best rate
+is still at an edge (``on_edge: flag`` records ``bracketed: false`` instead, for smoke's tiny models). A
+weaker attack than the best available would overstate robustness.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Literal
 
-from ..attacks.relearn import lr_key, relearn_one, snapshot
+from ..attacks.relearn import edge_to_extend, lr_key, relearn_one, snapshot
 from ..config import Ref, option
 from ..models import load_model
 from ..store import write_json_atomic
@@ -20,6 +30,18 @@ from .common import EvalConfig, artifact_tokenizer, dataset_tokens, make_evaluat
 
 NAME = "relearn"
 CODE_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class BracketRule:
+    """Extend the learning-rate grid until it brackets the attacker's best rate (module docstring)."""
+
+    factor: float = option(3.0, "ratio between an edge rate and the rate added beyond it", gt=1)
+    max_extra: int = option(2, "rates added per direction before the stage fails", ge=0)
+    tolerance: float = option(0.0, "an edge counts as best only if it beats its neighbour by more (metric units)",
+                              ge=0)
+    on_edge: Literal["fail", "flag"] = option("fail", "when the best rate is still at an edge after max_extra: stop "
+                                                      "the run, or record bracketed: false (smoke's tiny models)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,10 +57,13 @@ class Config:
     eval: EvalConfig = option(doc="what is measured along the attack")
     eval_every: int = option(5, "steps between evaluations (Table 4)", gt=0)
     seed: int = option(0, "data-order seed")
+    bracket: BracketRule | None = option(None, "extend the grid until it brackets the best rate", key_if_set=True)
 
     def validate(self) -> None:
         if not self.lrs:
             raise ValueError("lrs: at least one learning rate")
+        if len(set(self.lrs)) != len(self.lrs):
+            raise ValueError("lrs: learning rates must differ")
 
 
 def run(ctx: Context) -> dict:
@@ -51,29 +76,58 @@ def run(ctx: Context) -> dict:
     batches = Batches(dataset_tokens(ctx.input(cfg.data)), cfg.batch_size, cfg.seed)
     curves_dir = ctx.workdir / "curves"
     curves_dir.mkdir(exist_ok=True)
-    curves = {}
-    for lr in cfg.lrs:
+    curves: dict[float, dict] = {}
+
+    def attack(lr: float) -> None:
         path = curves_dir / f"lr_{lr_key(lr)}.json"
         if path.is_file():
-            curves[lr_key(lr)] = json.loads(path.read_text())
+            curves[lr] = json.loads(path.read_text())
             ctx.log(f"lr {lr:g}: already done, reusing")
-            continue
+            return
         curve = relearn_one(model, initial, batches, lr, steps=cfg.steps, warmup_steps=cfg.warmup_steps,
                             weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, eval_fn=lambda: evaluator(model),
                             eval_every=cfg.eval_every, seed=cfg.seed, device=ctx.device, desc=f"{ctx.name} lr={lr:g}")
         write_json_atomic(path, curve)
-        curves[lr_key(lr)] = curve
+        curves[lr] = curve
         ctx.log(f"lr {lr:g}: forget {curve['forget'][0]:.3f} -> {curve['forget'][-1]:.3f}, "
-                f"retain {curve['retain'][0]:.3f} -> {curve['retain'][-1]:.3f}")
+                f"retain {curve['retain'][0]:.3f} -> {curve['retain'][-1]:.3f}" +
+                (" (diverged)" if curve.get("diverged") else ""))
+
+    for lr in cfg.lrs:
+        attack(lr)
+    higher = evaluator.higher_is_better
+    extra = {"up": 0, "down": 0}
+    bracketed = None
+    if cfg.bracket is not None:
+        rule = cfg.bracket
+        while (edge := edge_to_extend(curves, "forget", higher, rule.tolerance)) is not None:
+            if extra[edge] >= rule.max_extra:
+                if rule.on_edge == "flag":
+                    bracketed = False
+                    ctx.log(f"best rate still at the grid's {'top' if edge == 'up' else 'bottom'} after "
+                            f"{rule.max_extra} extra rates: recorded as not bracketed")
+                    break
+                raise RuntimeError(f"{ctx.name}: the attacker's best learning rate is still the grid's "
+                                   f"{'highest' if edge == 'up' else 'lowest'} ({lr_key(max(curves) if edge == 'up' else min(curves))}) "
+                                   f"after {rule.max_extra} extra rates: widen lrs in the relearn config")
+            extra[edge] += 1
+            new = max(curves) * rule.factor if edge == "up" else min(curves) / rule.factor
+            ctx.log(f"best rate at the grid's {'top' if edge == 'up' else 'bottom'}: adding lr {new:g}")
+            attack(float(f"{new:.6g}"))
+        else:
+            bracketed = True
     lineage_file = model_dir / "metrics.json"
     lineage = json.loads(lineage_file.read_text()) if lineage_file.is_file() else {}
     upstream = ctx.inputs[str(cfg.model)]
+    lrs = sorted(curves)
     results = {"model": upstream.relpath, "model_stage": upstream.stage, "model_steps": lineage.get("steps"),
-               "tags": ctx.tags, "lrs": [lr_key(lr) for lr in cfg.lrs], "curves": curves}
+               "model_max_steps": lineage.get("max_steps"), "model_stop_reached": lineage.get("stop_reached"),
+               "lrs": [lr_key(lr) for lr in lrs], "extra_lrs": extra, "bracketed": bracketed,
+               "higher_is_better": higher, "curves": {lr_key(lr): curves[lr] for lr in lrs}}
     write_json_atomic(ctx.workdir / "results.json", results)
     # the attacker's best learning rate: highest forget accuracy, or lowest forget cross-entropy
-    pick = max if cfg.eval.higher_is_better else min
-    best_final = pick(c["forget"][-1] for c in curves.values())
-    summary = {"best_final_forget": best_final, "lrs": len(cfg.lrs), "steps": cfg.steps}
+    finals = [c["forget"][-1] for c in curves.values() if c["forget"][-1] == c["forget"][-1]]  # NaN: diverged
+    best_final = (max if higher else min)(finals) if finals else float("nan")
+    summary = {"best_final_forget": best_final, "lrs": len(lrs), "steps": cfg.steps, "extra_lrs": extra}
     write_summary(ctx.workdir, summary)
     return summary

@@ -9,6 +9,8 @@ optimizer step through the training loop's ``step_fn``. Learning-rate sweeps use
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,8 @@ class Config:
     seed: int = option(0, "data-order seed")
     eval: EvalConfig | None = option(None, "evaluation before and after")
     eval_every: int = option(0, "steps between evaluations (0: start and end)", ge=0, in_key=False)
+    lr_from: Ref | None = option(None, "take optim.lr from a select stage's choice (SAM and RepNoise run on top of "
+                                       "the chosen MaxEnt rate, App. D.1)", key_if_set=True)
 
     def validate(self) -> None:
         if self.method not in REGISTRY:
@@ -47,6 +51,10 @@ class Config:
 
 def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
+    if cfg.lr_from is not None:
+        chosen = json.loads((ctx.input(cfg.lr_from) / "metrics.json").read_text())["selected"]["lr"]
+        ctx.log(f"learning rate {chosen:g}, chosen by {ctx.inputs[str(cfg.lr_from)].relpath}")
+        cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=float(chosen)))
     method = get_method(cfg.method)(build(get_method(cfg.method).Config, cfg.options, file="-"))
     model = load_model(ctx.input(cfg.model) / "model", ctx.device)
     tokenizer = artifact_tokenizer(ctx.input(cfg.model))
@@ -76,6 +84,7 @@ def run(ctx: Context) -> dict:
     write_history(ctx.workdir, result.history)
     evals = [r for r in result.history if "eval/retain" in r]
     summary = {"steps": result.steps, "tokens": result.tokens, "train_seconds": result.wall_seconds, **trainable,
+               "lr": cfg.optim.lr, "higher_is_better": evaluator.higher_is_better if evaluator else None,
                "eval_initial": {k[5:]: v for k, v in evals[0].items() if k.startswith("eval/")} if evals else {},
                "eval": {k[5:]: v for k, v in evals[-1].items() if k.startswith("eval/")} if evals else {}}
     write_summary(ctx.workdir, summary)

@@ -1,0 +1,131 @@
+"""Stage ``relearn``: the learning-rate grid is extended until it brackets the attacker's best rate, or the stage
+refuses (or, with ``on_edge: flag``, records that it could not); diverged rates score NaN; lineage is recorded."""
+
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from undo.attacks import relearn as attacks
+from undo.config import Ref
+from undo.evals import ArithmeticEvalConfig
+from undo.models import save_model
+from undo.stages import Context
+from undo.stages import relearn as stage
+from undo.stages.common import EvalConfig
+
+STEPS = [0, 5, 10]
+
+
+def curve(final):
+    return {"step": STEPS, "forget": [0.0, final / 2, final], "retain": [0.9, 0.8, 0.7], "train_loss": [None] * 3}
+
+
+@pytest.fixture
+def upstream(tmp_path, tiny_model, byte_tok):
+    save_model(tiny_model, byte_tok, tmp_path / "model" / "model")
+    (tmp_path / "model" / "metrics.json").write_text(json.dumps({"steps": 40, "max_steps": 40, "stop_reached": False}))
+    (tmp_path / "data").mkdir()
+    np.save(tmp_path / "data" / "tokens.npy", np.random.default_rng(0).integers(3, 259, (8, 16)).astype(np.int32))
+    return tmp_path
+
+
+def run_stage(root: Path, monkeypatch, strength, lrs=(1e-4, 3e-4, 1e-3), bracket=None, name="attack"):
+    """Run the stage with the attack itself replaced: the curve at rate lr ends at ``strength(lr)``."""
+    calls = []
+
+    def fake_relearn_one(model, initial, batches, lr, **kw):
+        calls.append(lr)
+        return curve(strength(lr))
+
+    monkeypatch.setattr(stage, "relearn_one", fake_relearn_one)
+    cfg = stage.Config(model=Ref("m.yaml"), data=Ref("d.yaml"), lrs=lrs, steps=10, eval_every=5,
+                       eval=EvalConfig(arithmetic=ArithmeticEvalConfig(n_per_metric=2, add_sub_max=5, mul_div_max=5,
+                                                                       formats=("equation",))),
+                       bracket=bracket)
+    cfg.validate()
+    workdir = root / name
+    workdir.mkdir()
+    inputs = {"m.yaml": SimpleNamespace(path=root / "model", relpath="pretrain/m", stage="distill"),
+              "d.yaml": SimpleNamespace(path=root / "data")}
+    stage.run(Context(cfg=cfg, name=name, workdir=workdir, inputs=inputs))
+    return json.loads((workdir / "results.json").read_text()), calls
+
+
+def peaked(at):
+    """Attack strength peaking at rate ``at``: accuracy 0.9 there, falling off by decade."""
+    return lambda lr: max(0.0, 0.9 - 0.3 * abs(math.log10(lr / at)))
+
+
+def test_interior_best_rate_needs_no_extension(upstream, monkeypatch):
+    res, calls = run_stage(upstream, monkeypatch, peaked(3e-4), bracket=stage.BracketRule())
+    assert calls == [1e-4, 3e-4, 1e-3] and res["extra_lrs"] == {"up": 0, "down": 0} and res["bracketed"] is True
+    assert res["lrs"] == ["0.0001", "0.0003", "0.001"]
+
+
+def test_best_rate_at_the_top_edge_extends_the_grid_until_bracketed(upstream, monkeypatch):
+    res, calls = run_stage(upstream, monkeypatch, peaked(8e-3), bracket=stage.BracketRule(factor=3.0, max_extra=3))
+    assert calls == [1e-4, 3e-4, 1e-3, 3e-3, 9e-3, 0.027]  # 9e-3 is best; 0.027 shows it is interior
+    assert res["extra_lrs"] == {"up": 3, "down": 0} and res["bracketed"] is True
+    assert set(res["curves"]) == {attacks.lr_key(lr) for lr in calls}
+
+
+def test_best_rate_at_the_bottom_edge_extends_downwards(upstream, monkeypatch):
+    res, calls = run_stage(upstream, monkeypatch, peaked(4e-5), bracket=stage.BracketRule(max_extra=2))
+    # 3.3e-5 is the best and now the lowest: one more rate below shows it is interior
+    assert calls[3:] == pytest.approx([1e-4 / 3, 1e-4 / 9], rel=1e-5) and res["extra_lrs"]["down"] == 2
+    assert res["bracketed"] is True
+
+
+def test_still_at_an_edge_after_the_extra_rates_fails_or_is_flagged(upstream, monkeypatch):
+    always_higher = lambda lr: min(1.0, lr * 100)  # noqa: E731 - a stronger attack at every higher rate
+    with pytest.raises(RuntimeError, match="still the grid's highest"):
+        run_stage(upstream, monkeypatch, always_higher, bracket=stage.BracketRule(max_extra=1))
+    res, calls = run_stage(upstream, monkeypatch, always_higher, name="flagged",
+                           bracket=stage.BracketRule(max_extra=1, on_edge="flag"))
+    assert len(calls) == 4 and res["bracketed"] is False
+
+
+def test_an_edge_within_the_tolerance_of_its_neighbour_is_a_flat_top(upstream, monkeypatch):
+    flat = lambda lr: 0.9 if lr >= 3e-4 else 0.5  # noqa: E731
+    res, calls = run_stage(upstream, monkeypatch, lambda lr: flat(lr) + (0.005 if lr == 1e-3 else 0.0),
+                           bracket=stage.BracketRule(tolerance=0.01))
+    assert len(calls) == 3 and res["bracketed"] is True
+    res, calls = run_stage(upstream, monkeypatch, lambda lr: flat(lr) + (0.02 if lr == 1e-3 else 0.0), name="b",
+                           bracket=stage.BracketRule(tolerance=0.01, max_extra=1, on_edge="flag"))
+    assert len(calls) == 4  # beats its neighbour by more than the tolerance: one more rate
+
+
+def test_lineage_and_no_bracket(upstream, monkeypatch):
+    res, calls = run_stage(upstream, monkeypatch, peaked(1e-2))  # no bracket rule: the grid as configured
+    assert len(calls) == 3 and res["bracketed"] is None
+    assert (res["model_steps"], res["model_max_steps"], res["model_stop_reached"]) == (40, 40, False)
+
+
+def test_edge_rule_and_strength_directly():
+    lower_is_stronger = {1e-4: {"forget": [3.0, 2.5]}, 1e-3: {"forget": [3.0, 2.0]}}  # cross-entropy: lowered
+    assert attacks.edge_to_extend(lower_is_stronger, "forget", False, 0.0) == "up"
+    assert attacks.edge_to_extend(lower_is_stronger, "forget", True, 0.0) == "down"
+    diverged = {1e-4: {"forget": [0.0, 0.5]}, 1e-3: {"forget": [0.0, math.nan]}, 1e-5: {"forget": [0.0, 0.2]}}
+    assert attacks.attack_strength(diverged[1e-3], "forget", True) == (-math.inf, -math.inf)
+    assert attacks.edge_to_extend(diverged, "forget", True, 0.0) is None  # the diverged top rate is the weakest
+
+
+def test_a_diverging_rate_scores_nan_after_it_diverges(tiny_model, monkeypatch):
+    from undo.train import Batches
+
+    def diverging_train(model, loss_fn, batch_fn, cfg, *, history, eval_fn, **kw):
+        for step in (0, 2):  # two evaluations, then the loss is no longer finite
+            history.append({"step": step, "eval/forget": 0.1 * step, "eval/retain": 0.9})
+        raise FloatingPointError("loss is nan at step 3")
+
+    monkeypatch.setattr(attacks, "train", diverging_train)
+    batches = Batches(np.random.default_rng(0).integers(3, 200, (8, 16)), 2, 0)
+    c = attacks.relearn_one(tiny_model, attacks.snapshot(tiny_model), batches, 10.0, steps=6, warmup_steps=0,
+                            weight_decay=0.0, grad_clip=None, eval_fn=lambda: {}, eval_every=2, seed=0, device="cpu",
+                            desc="t")
+    assert c["step"] == [0, 2, 4, 6] and c["diverged"] is True
+    assert c["forget"][:2] == [0.0, 0.2] and all(math.isnan(v) for v in c["forget"][2:] + c["retain"][2:])
