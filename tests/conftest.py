@@ -31,8 +31,8 @@ def _seed():
 
 @pytest.fixture
 def saved_figures(monkeypatch):
-    """The matplotlib figures handed to ``undo.plotting.save`` during the test, in order (still saved)."""
-    from undo import plotting
+    """The matplotlib figures handed to ``undo.paper.plotting.save`` during the test, in order (still saved)."""
+    from undo.paper import plotting
 
     figures, save = [], plotting.save
 
@@ -115,7 +115,7 @@ def smoke_workspace(tmp_path, monkeypatch):
     """
     import shutil
 
-    from undo.data.sources import KONLPY_WHEEL
+    from undo.data.archives import KONLPY_WHEEL
 
     shutil.copytree(REPO / "reproduce", tmp_path / "reproduce")
     (tmp_path / "figures").mkdir()

@@ -36,7 +36,7 @@ def test_presets_are_the_paper_configs():
 
 
 def test_flops_per_token_counts_the_lm_head():
-    """The shared notes' budgets: 1.030 GFLOP/token (0.1B, T=2048) and 2.016 (0.3B, T=256), with the
+    """Analytic budgets: 1.030 GFLOP/token (0.1B, T=2048) and 2.016 (0.3B, T=256), with the
     256k LM head about half of it (48% and 59%)."""
     presets, _, _ = bench.load_presets()
     for name, expected, head_share in (("0.1b", 1.030e9, 0.48), ("0.3b", 2.016e9, 0.59)):

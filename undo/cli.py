@@ -22,6 +22,7 @@ import click
 
 from . import __version__
 from .config import SCALES, ConfigError
+from .stages import MODULES, summary_line
 
 
 class Env:
@@ -98,10 +99,9 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
         device = resolve_device(env.device)
         if jobs > 1:
             from .scheduler import run_parallel
-            run_parallel(nodes, list(configs), store_root=env.artifacts, jobs=jobs, device=device, scale=scale,
-                         repo_root=Path.cwd(), echo=click.echo)
+            run_parallel(nodes, list(configs), store_root=env.artifacts, jobs=jobs, device=device, scale=scale, echo=click.echo)
         else:
-            run_nodes(nodes, device=device, scale=scale, repo_root=Path.cwd())
+            run_nodes(nodes, device=device, scale=scale)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: rerun the same command to resume", err=True)
         sys.exit(130)
@@ -124,20 +124,6 @@ def run(env: Env, configs, scale, dry_run, jobs):
     _execute(env, configs, scale, dry_run, jobs=jobs)
 
 
-STAGE_HELP = {
-    "corpus": "Fetch or generate raw documents (arithmetic problems, registry text, hub datasets).",
-    "tokenizer": "Build a tokenizer (Gemma-2-2b's, or a small BPE trained on the corpora).",
-    "dataset": "Tokenize, pack and mix corpora into fixed-length windows.",
-    "pretrain": "Pretrain a freshly initialised Gemma-2 (reference or data-filtering oracle).",
-    "init": "Build a freshly initialised, untrained Gemma-2 (the Unlearn-and-Distill student).",
-    "unlearn": "Unlearn the forget capability with a registered method (e.g. maxent).",
-    "select": "Choose the unlearned model of a learning-rate sweep by the App. B.1 rule (the teacher).",
-    "noise": "Shrink and perturb a model: theta <- (1-alpha) theta + alpha beta N.",
-    "distill": "Distill a teacher into a student with forward KL, optionally until a stop rule holds.",
-    "relearn": "Attack a model by finetuning on forget data over a learning-rate grid.",
-}
-
-
 def _stage_command(stage: str):
     @scale_option
     @dry_run_option
@@ -147,12 +133,63 @@ def _stage_command(stage: str):
     def command(env: Env, configs, scale, dry_run, jobs):
         _execute(env, configs, scale, dry_run, expect_stage=stage, jobs=jobs)
 
-    command.__doc__ = STAGE_HELP[stage] + "\n\nRuns CONFIGS (each a `stage: " + stage + "` file) and any missing upstream stages."
-    return cli.command(name=stage)(command)
+    line = summary_line(stage)
+    command.__doc__ = (line[:1].upper() + line[1:] + "\n\nRuns CONFIGS (each a `stage: " + stage +
+                       "` file) and any missing upstream stages.")
+    return cli.command(name=stage, short_help=line[:1].upper() + line[1:])(command)
 
 
-for _stage in STAGE_HELP:
-    _stage_command(_stage)
+for _stage in MODULES:
+    if _stage != "figure":  # `undo figure` redraws stored results; figure configs run with `undo run`
+        _stage_command(_stage)
+
+
+@cli.command()
+@config_args
+@scale_option
+@click.option("--graph/--no-graph", "with_graph", default=True, show_default=True,
+              help="Also print the graph of upstream instances below each config.")
+@pass_env
+def show(env: Env, configs, scale, with_graph):
+    """Print what CONFIGS do at a scale, before running anything.
+
+    For each stage instance of each config: the fully resolved config (the text its artifact's config.yaml will
+    hold: bases, scale overlay, sweep values and upstream artifacts applied) and then the graph of instances it
+    needs, each with its status in the store (done, partial, missing).
+    """
+    from .pipeline import Graph, resolved_config_text, status
+    from .store import Store
+
+    graph = Graph(Store(env.artifacts), scale)
+    try:
+        per_config = [(path, graph.resolve(path)) for path in configs]
+    except ConfigError as err:
+        _fail(str(err))
+        return
+    for path, nodes in per_config:
+        click.echo(f"# {path} at scale {scale}: {len(nodes)} instance{'s' if len(nodes) != 1 else ''}")
+        for node in nodes:
+            click.echo(f"\n## {node.label}  [{status(node)}]")
+            click.echo(resolved_config_text(node).rstrip())
+        if with_graph:
+            click.echo(f"\n## graph below {path}")
+            shown: set[int] = set()
+            for node in nodes:
+                _echo_tree(node, 0, shown)
+        click.echo("")
+
+
+def _echo_tree(node, depth: int, shown: set[int]) -> None:
+    """One line per instance, upstreams indented below; an instance already printed is not expanded again."""
+    from .pipeline import status
+
+    again = id(node) in shown
+    click.echo(f"{'  ' * depth}{node.label}  [{status(node)}]" + ("  (above)" if again and node.deps else ""))
+    if again:
+        return
+    shown.add(id(node))
+    for dep in node.deps:
+        _echo_tree(dep, depth + 1, shown)
 
 
 @cli.command()
@@ -166,7 +203,7 @@ def figure(env: Env, configs, scale):
     """
     from .pipeline import Graph
     from .stages import figure as figure_stage
-    from .store import Store
+    from .store import Store, figures_dir
 
     graph = Graph(Store(env.artifacts), scale)
     missing = []
@@ -179,11 +216,11 @@ def figure(env: Env, configs, scale):
         if node.stage != "figure":
             _fail(f"{path}: stage: is not a figure config")
         cfg = node.cfg
-        results = Path("figures") / scale / f"{cfg.output}.json"
+        results = figures_dir(scale) / f"{cfg.output}.json"
         if not results.is_file():
             missing.append(f"{results}: no stored results; run `undo run {path} --scale {scale}` first")
             continue
-        for out in figure_stage.draw(Path(cfg.script), results):
+        for out in figure_stage.draw(cfg.script, results):
             click.echo(out)
     if len(missing) == len(configs):
         _fail(missing[0])
@@ -198,9 +235,10 @@ def report(scale):
 
     Reads only the figures' results JSONs in figures/<scale>/; claims whose results are missing are listed as "not run".
     """
-    from .claims import write_report
+    from .paper.claims import write_report
+    from .store import figures_dir
 
-    path, claims = write_report(Path("figures") / scale, scale)
+    path, claims = write_report(figures_dir(scale), scale)
     for c in claims:
         click.echo(f"{c.verdict:>12}  {c.claim} [{c.figure}, {c.setting}]")
     click.echo(path)
@@ -214,7 +252,7 @@ def tables(out):
 
     Reads reproduce/ under the current directory at scale paper; runs nothing.
     """
-    from .tables import write_tables
+    from .paper.tables import write_tables
 
     try:
         paths = write_tables(out, Path.cwd())

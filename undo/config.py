@@ -51,15 +51,19 @@ class Ref(str):
 
 
 def option(default: Any = dataclasses.MISSING, doc: str = "", *, gt=None, ge=None, lt=None, le=None,
-           in_key: bool = True, default_factory: Any = dataclasses.MISSING, key_if_set: bool = False):
+           in_key: bool = True, default_factory: Any = dataclasses.MISSING, key_if_set: bool = False,
+           derived: str = ""):
     """A dataclass field with a docstring, numeric bounds, and whether it enters the artifact key.
 
     ``in_key=False`` marks settings that do not change results (checkpoint frequency, eval
     batch size), so changing them never invalidates a finished stage. ``key_if_set=True`` marks
     an option added after artifacts already existed: it enters the key only when it differs from
-    its default, so adding it did not re-key (and recompute) stages that do not use it.
+    its default, so adding it did not re-key (and recompute) stages that do not use it. ``derived="..."``
+    marks a value the config computes itself (its ``derive`` method; the text says from what): YAML may not
+    set it, and the resolved config shows it.
     """
-    meta = {"doc": doc, "gt": gt, "ge": ge, "lt": lt, "le": le, "in_key": in_key, "key_if_set": key_if_set}
+    meta = {"doc": doc, "gt": gt, "ge": ge, "lt": lt, "le": le, "in_key": in_key, "key_if_set": key_if_set,
+            "derived": derived}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -176,6 +180,9 @@ def _type_name(tp: Any) -> str:
 
 
 def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
+    hook = getattr(tp, "__coerce__", None)  # a type that builds itself (e.g. an evaluation chosen from a registry)
+    if hook is not None:
+        return hook(value, file=file, key=key)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
@@ -277,6 +284,8 @@ def build(cls: type, data: dict, *, file: Path | str, prefix: str = ""):
     kwargs = {}
     for name, field in fields.items():
         key = prefix + name
+        if name in data and field.metadata.get("derived"):
+            raise ConfigError(file, key, f"not a setting: {field.metadata['derived']}; remove it")
         if name in data:
             value = _coerce(hints[name], data[name], file=file, key=key)
             _check_bounds(field, value, file=file, key=key)
@@ -284,6 +293,12 @@ def build(cls: type, data: dict, *, file: Path | str, prefix: str = ""):
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(file, key, "required key is missing")
     obj = cls(**kwargs)
+    derive = getattr(obj, "derive", None)
+    if derive is not None:  # fill ``derived`` options from the rest of the config
+        try:
+            obj = derive()
+        except (KeyError, ValueError) as err:
+            raise ConfigError(file, prefix.rstrip("."), str(err).strip("'\"")) from None
     check = getattr(obj, "validate", None)
     if check is not None:
         try:

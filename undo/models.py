@@ -30,7 +30,7 @@ PAD_ID, EOS_ID, BOS_ID = 0, 1, 2
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    """Gemma-2 size fields. Defaults are gemma-2-2b's inherited values (reference-implementation notes, §4)."""
+    """Gemma-2 size fields. Defaults are gemma-2-2b's values, which the paper's models inherit (Table 1)."""
 
     hidden_size: int = option(768, "model width (Table 1)", gt=0)
     intermediate_size: int = option(3072, "MLP width (Table 1)", gt=0)

@@ -10,7 +10,7 @@ instead receive every instance of each upstream.
 Usage::
 
     graph = Graph(Store(Path("artifacts")), scale="mini")
-    nodes = graph.plan([Path("reproduce/arithmetic/fig5.yaml")])
+    nodes = graph.plan([Path("reproduce/fig5.yaml")])
     run_nodes(nodes, device="cpu")
 """
 
@@ -30,7 +30,7 @@ import yaml
 from .config import ConfigError, build, key_view, load_raw, refs_of, set_dotted, to_plain
 from .env import environment
 from .stages import Context, get_stage, stage_names
-from .store import Artifact, Store, compute_key, write_json_atomic
+from .store import Artifact, Store, compute_key, figures_dir, write_json_atomic
 
 
 @dataclass
@@ -238,11 +238,16 @@ def _resolved_config(node: Node) -> dict:
             "upstream": refs, "config": to_plain(node.cfg)}
 
 
-def run_node(node: Node, *, device: str, scale: str, repo_root: Path) -> dict:
+def resolved_config_text(node: Node) -> str:
+    """The YAML a stage instance's artifact stores as ``config.yaml`` (``undo show`` prints the same text)."""
+    return yaml.safe_dump(_resolved_config(node), sort_keys=False)
+
+
+def run_node(node: Node, *, device: str, scale: str) -> dict:
     """Run one instance into its partial directory and commit it; resumes a partial one."""
     if node.artifact is None:  # gathering stages write outside the store and are cheap
         inputs = {ref: [(n.artifact, n.tags) for n in ups] for ref, ups in node.upstream.items()}
-        ctx = Context(node.cfg, node.name, repo_root, inputs, node.tags, device, scale, repo_root)
+        ctx = Context(node.cfg, node.name, figures_dir(scale), inputs, node.tags, device, scale)
         return node.module.run(ctx)
     art = node.artifact
     lock = art.lock()
@@ -251,10 +256,10 @@ def run_node(node: Node, *, device: str, scale: str, repo_root: Path) -> dict:
             return art.read_json("metrics.json")
         resumed = art.partial.exists()
         workdir = art.begin()
-        (workdir / "config.yaml").write_text(yaml.safe_dump(_resolved_config(node), sort_keys=False))
+        (workdir / "config.yaml").write_text(resolved_config_text(node))
         inputs = {ref: [(m.artifact, m.tags) for m in n] if isinstance(n, list) else n.artifact
                   for ref, n in node.upstream.items()}
-        ctx = Context(node.cfg, node.name, workdir, inputs, node.tags, device, scale, repo_root)
+        ctx = Context(node.cfg, node.name, workdir, inputs, node.tags, device, scale)
         started = time.time()
         try:
             summary = node.module.run(ctx)
@@ -274,12 +279,12 @@ def run_node(node: Node, *, device: str, scale: str, repo_root: Path) -> dict:
         lock.close()
 
 
-def run_nodes(nodes: list[Node], *, device: str, scale: str, repo_root: Path, echo=print) -> None:
+def run_nodes(nodes: list[Node], *, device: str, scale: str, echo=print) -> None:
     todo = [n for n in nodes if status(n) != "done"]
     echo(f"{len(nodes)} stage instances, {len(nodes) - len(todo)} already done, {len(todo)} to run")
     for i, node in enumerate(todo, 1):
         echo(f"[{i}/{len(todo)}] {node.label} ({status(node)})")
-        run_node(node, device=device, scale=scale, repo_root=repo_root)
+        run_node(node, device=device, scale=scale)
 
 
 def describe(nodes: list[Node]) -> list[str]:

@@ -36,9 +36,9 @@ def _worker_init(store_root: str, scale: str, configs: list[str], threads: int) 
     _WORKER["nodes"] = {n.key: n for n in graph.plan([Path(c) for c in configs]) if n.artifact is not None}
 
 
-def _worker_run(key: str, device: str, scale: str, repo_root: str) -> float:
+def _worker_run(key: str, device: str, scale: str) -> float:
     started = time.time()
-    run_node(_WORKER["nodes"][key], device=device, scale=scale, repo_root=Path(repo_root))
+    run_node(_WORKER["nodes"][key], device=device, scale=scale)
     return time.time() - started
 
 
@@ -48,8 +48,7 @@ def threads_per_job(jobs: int) -> int:
     return max(1, torch.get_num_threads() // jobs)
 
 
-def run_parallel(nodes: list[Node], configs: list[Path], *, store_root: Path, jobs: int, device: str, scale: str,
-                 repo_root: Path, echo=print) -> None:
+def run_parallel(nodes: list[Node], configs: list[Path], *, store_root: Path, jobs: int, device: str, scale: str, echo=print) -> None:
     """Run the not-yet-done ``nodes`` (a :meth:`Graph.plan` of ``configs``) with ``jobs`` workers."""
     todo: dict[str, list[Node]] = {}  # store key -> instances (two config files may name the same artifact)
     gathers: list[Node] = []
@@ -82,7 +81,7 @@ def run_parallel(nodes: list[Node], configs: list[Path], *, store_root: Path, jo
                             break
                         count += 1
                         echo(f"[{count}/{total}] start {todo[key][0].label} ({status(todo[key][0])})")
-                        running[pool.submit(_worker_run, key, device, scale, str(repo_root))] = key
+                        running[pool.submit(_worker_run, key, device, scale)] = key
                 if not running:
                     if error is None and todo:
                         raise RuntimeError(f"scheduler: {len(todo)} instances wait on upstreams that never finish")
@@ -108,4 +107,4 @@ def run_parallel(nodes: list[Node], configs: list[Path], *, store_root: Path, jo
         raise error
     for node in gathers:
         echo(f"{node.label}")
-        run_node(node, device=device, scale=scale, repo_root=repo_root)
+        run_node(node, device=device, scale=scale)

@@ -91,6 +91,11 @@ class Artifact:
         return json.loads((self.path / name).read_text())
 
 
+def figures_dir(scale: str) -> Path:
+    """Where figures of a scale are written and read: ``$UNDO_FIGURES/<scale>`` (default ``./figures/<scale>``)."""
+    return Path(os.environ.get("UNDO_FIGURES", "figures")) / scale
+
+
 class Store:
     """The artifact root (``UNDO_ARTIFACTS`` or ``./artifacts``)."""
 

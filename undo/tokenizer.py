@@ -94,7 +94,8 @@ def load_tokenizer(name_or_path: str | Path):
     elif not _looks_like_hub_id(name):
         raise TokenizerError(f"tokenizer {name!r} not found: no such directory, and not a hub id like 'org/name'")
     elif os.environ.get("HF_HUB_OFFLINE", "").strip().upper() not in ("1", "ON", "YES", "TRUE"):
-        from .data.sources import SourceError, check_hub_reachable
+        from .data.errors import SourceError
+        from .data.hub import check_hub_reachable
         try:
             check_hub_reachable(f"tokenizer {name}", offline_variables=("HF_HUB_OFFLINE",))
         except SourceError as err:

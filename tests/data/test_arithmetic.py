@@ -214,7 +214,7 @@ def test_shipped_relearning_data_is_disjoint_from_the_shipped_evaluation(scale):
     from pathlib import Path
 
     from undo.config import build, load_raw
-    from undo.evals import ArithmeticEval
+    from undo.evals.arithmetic import ArithmeticEval
     from undo.stages import corpus, dataset, relearn
 
     repo = Path(__file__).resolve().parents[2] / "reproduce" / "arithmetic"

@@ -36,12 +36,12 @@ def configs(tmp_path):
 
 def test_series_gathers_tags_summary_and_history(configs):
     cfg = build(stage.Config, {"script": "f.py", "output": "figX", "series": {"arithmetic/maxent": "sweep.yaml"},
-                               "options": {"settings": {"arithmetic": {"higher_is_better": True}}}},
+                               "options": {"settings": {"arithmetic": {"label": "acc"}}}},
                 file=configs / "fig.yaml")
     store = Store(configs / "artifacts")
     history = [{"step": 0, "eval/retain": 0.9, "eval/forget": 0.8}, {"step": 1, "train/loss": 2.0},
                {"step": 1, "eval/retain": 0.85, "eval/forget": 0.1}]
-    arts = [_artifact(store, "unlearn", f"m-lr{lr:g}", {"metrics.json": {"eval": {"retain": lr}},
+    arts = [_artifact(store, "unlearn", f"m-lr{lr:g}", {"metrics.json": {"eval": {"retain": lr}, "higher_is_better": True},
                                                         "metrics.jsonl": history}) for lr in (1e-3, 1e-2)]
     ref = str(cfg.series["arithmetic/maxent"])
     ctx = Context(cfg, "figX", configs, {ref: [(arts[0], {"lr": 1e-3}), (arts[1], {"lr": 1e-2})]}, scale="mini")
@@ -49,9 +49,10 @@ def test_series_gathers_tags_summary_and_history(configs):
     assert list(results) == ["figure", "scale", "series", "options"] and results["scale"] == "mini"
     runs = results["series"]["arithmetic/maxent"]
     assert [r["tags"] for r in runs] == [{"lr": 1e-3}, {"lr": 1e-2}]
-    assert runs[1]["summary"] == {"eval": {"retain": 1e-2}} and runs[0]["history"] == history
+    assert runs[1]["summary"] == {"eval": {"retain": 1e-2}, "higher_is_better": True} and runs[0]["history"] == history
     assert runs[0]["artifact"] == "unlearn/m-lr0.001-" + "ab" * 6
-    assert results["options"] == {"settings": {"arithmetic": {"higher_is_better": True}}}
+    # the direction comes from the gathered summaries, next to the config's labels
+    assert results["options"] == {"settings": {"arithmetic": {"label": "acc", "higher_is_better": True}}}
     json.dumps(results)  # the results file is plain JSON
 
 
@@ -60,9 +61,8 @@ def test_panels_only_keeps_the_figure5_schema(configs):
         {"setting": "arithmetic", "unlearn_only": "uo.yaml", "data_filtering": "df.yaml", "undo": "undo.yaml"}]},
         file=configs / "fig.yaml")
     store = Store(configs / "artifacts")
-    res = {"curves": {"0.001": {"step": [0, 5], "forget": [0.1, 0.5]}}, "model_steps": 100}
-    # every real artifact holds its resolved config (JSON is YAML); the gather checks the eval kind in it
-    art = _artifact(store, "relearn", "r", {"results.json": res, "config.yaml": {"config": {"eval": {"kind": "arithmetic"}}}})
+    res = {"curves": {"0.001": {"step": [0, 5], "forget": [0.1, 0.5]}}, "model_steps": 100, "higher_is_better": True}
+    art = _artifact(store, "relearn", "r", {"results.json": res})
     panel = cfg.panels[0]
     ctx = Context(cfg, "fig5", configs, {str(panel.unlearn_only): [(art, {"seed": 0})],
                                          str(panel.data_filtering): [(art, {"seed": 0})],
@@ -72,6 +72,12 @@ def test_panels_only_keeps_the_figure5_schema(configs):
     runs = results["panels"]["arithmetic"]["runs"]
     assert [r["role"] for r in runs] == ["unlearn_only", "undo", "data_filtering"]
     assert runs[1]["alpha"] == 0.5 and results["panels"]["arithmetic"]["reference_steps"] == 100
+    assert results["panels"]["arithmetic"]["attacker_best"] == "max"  # from the results' direction, not the config
+
+    ce = _artifact(store, "relearn", "ce", {"results.json": {**res, "higher_is_better": False}})
+    ctx.inputs[str(panel.undo)] = [(ce, {"seed": 0, "alpha": 0.5, "beta": 0.1})]
+    with pytest.raises(ValueError, match="arithmetic: the attacked models' results disagree on higher_is_better"):
+        stage.gather(ctx)
 
 
 def test_series_config_errors_name_the_key(configs):
@@ -97,7 +103,7 @@ def test_fig3_gathers_every_learning_rate_of_every_method(tmp_path):
         assert fig.stage == "figure" and fig.artifact is None
         assert list(fig.cfg.series) == [f"{setting}/{method}" for setting in ("language", "arithmetic")
                                         for method in ("graddiff", "maxent", "rmu")]
-        assert fig.cfg.options["settings"]["language"]["higher_is_better"] is False  # cross-entropies
+        assert "higher_is_better" not in fig.cfg.options["settings"]["language"]  # the gathered results carry it
         for ref in fig.cfg.series.values():
             ups = fig.upstream[str(ref)]
             tags = {"lr"} if seeds == 1 else {"lr", "seed"}

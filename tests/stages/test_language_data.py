@@ -44,7 +44,7 @@ def _dataset(corpus: str, split: str, extra: str = "") -> str:
 def _run(tmp_path: Path, *configs: str) -> list:
     graph = Graph(Store(tmp_path / "artifacts"), "smoke")
     nodes = graph.plan([tmp_path / c for c in configs])
-    run_nodes(nodes, device="cpu", scale="smoke", repo_root=tmp_path, echo=lambda *_: None)
+    run_nodes(nodes, device="cpu", scale="smoke", echo=lambda *_: None)
     return nodes
 
 
@@ -190,16 +190,3 @@ def test_split_without_a_declared_heldout_set_is_refused(tmp_path, fake_konlpy):
     _write(tmp_path / "d.yaml", _dataset("ko.yaml", "heldout"))
     code, lines = _cli(tmp_path, "d.yaml")
     assert code == 2 and len(lines) == 1 and "declares none (set heldout_tokens" in lines[0]
-
-
-def test_figure_refuses_an_attacker_direction_that_contradicts_the_evaluation(tmp_path):
-    from types import SimpleNamespace
-
-    from undo.stages.figure import Panel, _check_direction
-
-    (tmp_path / "config.yaml").write_text("config:\n  eval: {kind: language}\n")
-    art = SimpleNamespace(path=tmp_path, relpath="relearn/x")
-    panel = dict(setting="language", unlearn_only="a", data_filtering="b", undo="c")
-    _check_direction(Panel(attacker_best="min", **panel), art)
-    with pytest.raises(ValueError, match="set attacker_best: min"):
-        _check_direction(Panel(attacker_best="max", **panel), art)

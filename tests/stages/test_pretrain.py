@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from undo.config import Ref, build, load_raw
+from undo.evals import EvalConfig
 from undo.models import ModelConfig, save_model
 from undo.stages import Context, distill, pretrain
-from undo.stages.common import EvalConfig, StopRule
+from undo.stages.common import StopRule
 from undo.train import OptimConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,13 +82,17 @@ def test_without_match_the_schedule_length_is_the_training_length(data, monkeypa
     assert out["steps"] == 10 and "match" not in out
 
 
-def test_match_refuses_a_cap_below_the_schedule_and_a_wrong_direction():
+def test_match_refuses_a_cap_below_the_schedule_and_takes_its_direction_from_the_evaluation(tmp_path):
     base = dict(data=Ref("d.yaml"), model=TINY, eval=EvalConfig(), optim=OptimConfig(lr=1e-3, max_steps=10))
     with pytest.raises(ValueError, match="max_steps"):
         pretrain.Config(**base, match=pretrain.MatchRule(model=Ref("r"), max_steps=5)).validate()
-    with pytest.raises(ValueError, match="higher_is_better"):
-        pretrain.Config(**base, match=pretrain.MatchRule(model=Ref("r"), max_steps=20,
-                                                         rule=StopRule(higher_is_better=False))).validate()
+    (tmp_path / "d.yaml").write_text("")
+    raw = {"data": "d.yaml", "model": {"hidden_size": 8},
+           "optim": {"lr": 1e-3, "max_steps": 10}, "match": {"model": "d.yaml", "max_steps": 20}}
+    lang = {"kind": "language", "language": {"retain": "d.yaml", "forget": "d.yaml"}}
+    assert build(pretrain.Config, {**raw, "eval": lang}, file=tmp_path / "p.yaml").match.rule.higher_is_better is False
+    assert build(pretrain.Config, {**raw, "eval": {"kind": "arithmetic"}},
+                 file=tmp_path / "p.yaml").match.rule.higher_is_better is True
 
 
 def test_distillation_is_capped_at_another_models_steps_and_flags_an_unmet_stop_rule(data, monkeypatch):

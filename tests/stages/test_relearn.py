@@ -11,11 +11,11 @@ import pytest
 
 from undo.attacks import relearn as attacks
 from undo.config import Ref
-from undo.evals import ArithmeticEvalConfig
+from undo.evals import EvalConfig
+from undo.evals.arithmetic import ArithmeticEvalConfig
 from undo.models import save_model
 from undo.stages import Context
 from undo.stages import relearn as stage
-from undo.stages.common import EvalConfig
 
 STEPS = [0, 5, 10]
 

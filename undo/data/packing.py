@@ -1,6 +1,6 @@
 """Packing documents into fixed-length token windows, and mixing packed sources.
 
-Semantics follow the reference pipeline (reference-implementation notes, §3): every document is
+Semantics follow the authors' reference data pipeline: every document is
 preceded by BOS and concatenated; a document that overflows the current window is cut at the
 window's end and its tail is discarded (not carried into the next window, unless ``carry=True``); documents shorter
 than ``min_tokens`` or longer than ``max_tokens`` are dropped. Sources are packed separately and

@@ -19,12 +19,11 @@ class Context:
 
     cfg: Any
     name: str
-    workdir: Path
+    workdir: Path  # a gathering stage's is the figures directory of its scale
     inputs: dict[str, Any]  # ref -> Artifact; a list of (Artifact, tags) for gathering and choosing stages
     tags: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
     scale: str = "paper"
-    repo_root: Path = Path(".")
 
     def input(self, ref) -> Path:
         """Directory of the finished upstream artifact a config field points at."""
@@ -36,13 +35,39 @@ class Context:
             fh.write(message + "\n")
 
 
+MODULES = ("corpus", "tokenizer", "dataset", "pretrain", "init", "unlearn", "select", "noise", "distill", "relearn",
+           "figure")  # pipeline order; each module's NAME is its file name
+
+
 def _registry() -> dict[str, Any]:
-    from . import corpus, dataset, distill, figure, init, noise, pretrain, relearn, select, tokenizer, unlearn
-    return {m.NAME: m for m in (corpus, tokenizer, dataset, pretrain, init, unlearn, select, noise, distill, relearn,
-                                figure)}
+    import importlib
+
+    return {name: importlib.import_module(f"{__name__}.{name}") for name in MODULES}
+
+
+def summary_line(name: str) -> str:
+    """The first line of a stage module's docstring, without importing it (``undo --help`` stays fast)."""
+    import ast
+    import importlib.util
+
+    origin = importlib.util.find_spec(f"{__name__}.{name}").origin
+    doc = ast.get_docstring(ast.parse(Path(origin).read_text(encoding="utf-8"))) or name
+    first = doc.strip().splitlines()[0]
+    return first.split(": ", 1)[1] if first.startswith("Stage ``") and ": " in first else first
 
 
 STAGES: dict[str, Any] = {}
+
+
+def register(module) -> None:
+    """Add a stage module defined outside this package (``NAME``, ``CODE_VERSION``, ``Config``, ``run``), e.g. a new
+    attack in a user's own code or a test; the kit's own stages are listed in ``MODULES``."""
+    for attr in ("NAME", "CODE_VERSION", "Config", "run"):
+        if not hasattr(module, attr):
+            raise ValueError(f"stage module {getattr(module, '__name__', module)!r} has no {attr}")
+    if not STAGES:
+        STAGES.update(_registry())
+    STAGES[module.NAME] = module
 
 
 def get_stage(name: str):

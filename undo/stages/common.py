@@ -1,51 +1,18 @@
-"""Helpers shared by the stage modules: reading upstream artifacts, evaluation specs, stop rules."""
+"""Helpers shared by the stage modules: reading upstream artifacts, stop rules."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from ..config import option
-from ..evals import ArithmeticEval, ArithmeticEvalConfig, LanguageEval, LanguageEvalConfig
+from ..evals import higher_is_better as metric_direction
+from ..evals.language import dataset_tokens  # noqa: F401  (the stages read datasets with it)
 from ..store import write_json_atomic
 from ..tokenizer import load_tokenizer
-
-
-@dataclass(frozen=True, kw_only=True)
-class EvalConfig:
-    """Which evaluation a stage runs. ``arithmetic``: accuracy per operation and format (higher is
-    better); ``language``: held-out cross-entropy on retain and forget text (lower is better)."""
-
-    kind: Literal["arithmetic", "language"] = option("arithmetic", "evaluation family")
-    arithmetic: ArithmeticEvalConfig = option(default_factory=ArithmeticEvalConfig, doc="arithmetic settings")
-    language: LanguageEvalConfig | None = option(None, "language settings (held-out datasets)", key_if_set=True)
-
-    def validate(self) -> None:
-        if self.kind == "language" and self.language is None:
-            raise ValueError("language: kind 'language' needs language.retain and language.forget (held-out datasets)")
-
-    @property
-    def higher_is_better(self) -> bool:
-        """Direction of the ``retain``/``forget`` metrics: accuracy up, cross-entropy down."""
-        return self.kind != "language"
-
-
-def make_evaluator(cfg: EvalConfig, tokenizer, device: str, ctx=None):
-    """The evaluator a stage calls as ``evaluator(model) -> {"retain": ..., "forget": ..., ...}``.
-
-    ``ctx`` (the stage's :class:`~undo.stages.Context`) locates the held-out datasets a language
-    evaluation reads; they are upstream artifacts of the stage.
-    """
-    if cfg.kind == "language":
-        if ctx is None:
-            raise ValueError("a language evaluation needs the stage context to find its held-out datasets")
-        lang = cfg.language
-        return LanguageEval(lang, dataset_tokens(ctx.input(lang.retain)), dataset_tokens(ctx.input(lang.forget)), device)
-    return ArithmeticEval(cfg.arithmetic, tokenizer, device)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,31 +21,24 @@ class StopRule:
 
     Paper (Section 5): "at least 95% of the teacher model's performance on the retain set";
     the reference code reads that as 0.05 absolute retain accuracy (arithmetic) and 5% relative
-    English CE (language). With ``higher_is_better: false`` and ``mode: relative`` the rule is
-    ``CE_student <= CE_teacher * (1 + tolerance)``; :meth:`check_direction` refuses a rule that
-    treats a cross-entropy as an accuracy or vice versa.
+    English CE (language). The metric's direction comes from the evaluation's registration
+    (:mod:`undo.evals`), never from YAML: for a cross-entropy with ``mode: relative`` the rule is
+    ``CE_student <= CE_teacher * (1 + tolerance)``.
     """
 
     metric: str = option("retain", "evaluation metric compared with the teacher's")
     tolerance: float = option(0.05, "allowed gap", ge=0)
     mode: Literal["absolute", "relative"] = option("absolute", "gap measured absolutely or relative to the teacher")
-    higher_is_better: bool = option(True, "accuracy: true; cross-entropy: false")
+    higher_is_better: bool = option(True, "direction of the metric", derived="the evaluation declares it")
 
-    def check_direction(self, eval_cfg: EvalConfig) -> None:
-        """Refuse a rule whose direction contradicts the evaluation's (e.g. CE treated as accuracy)."""
-        if self.higher_is_better != eval_cfg.higher_is_better:
-            what = "accuracy (higher is better)" if eval_cfg.higher_is_better else "cross-entropy (lower is better)"
-            raise ValueError(f"stop.higher_is_better: the {eval_cfg.kind} evaluation measures {what}; "
-                             f"set higher_is_better: {str(eval_cfg.higher_is_better).lower()}")
+    def directed(self, eval_cfg) -> StopRule:
+        """This rule with the direction the evaluation declares for its metric."""
+        return dataclasses.replace(self, higher_is_better=metric_direction(eval_cfg.kind, self.metric))
 
     def reached(self, student: float, teacher: float) -> bool:
         gap = (teacher - student) if self.higher_is_better else (student - teacher)
         allowed = self.tolerance if self.mode == "absolute" else self.tolerance * abs(teacher)
         return gap <= allowed + 1e-12
-
-
-def dataset_tokens(path: Path) -> np.ndarray:
-    return np.load(path / "tokens.npy", mmap_mode="r")
 
 
 def artifact_tokenizer(path: Path):

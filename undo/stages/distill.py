@@ -12,23 +12,17 @@ rule is ``capped``: weaker than its teacher on retain, so its robustness partly 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
 from ..accel import lm_forward_kl
 from ..config import Ref, option
+from ..evals import EvalConfig, make_evaluator
 from ..models import load_model, save_model
 from ..train import Batches, OptimConfig, train
 from . import Context
-from .common import (
-    EvalConfig,
-    StopRule,
-    artifact_tokenizer,
-    dataset_tokens,
-    make_evaluator,
-    write_history,
-    write_summary,
-)
+from .common import StopRule, artifact_tokenizer, dataset_tokens, write_history, write_summary
 
 NAME = "distill"
 CODE_VERSION = 1
@@ -50,8 +44,12 @@ class Config:
     def validate(self) -> None:
         if self.stop is not None and (self.eval is None or self.eval_every == 0):
             raise ValueError("stop: a stop rule needs eval and eval_every > 0")
-        if self.stop is not None:
-            self.stop.check_direction(self.eval)
+
+    def derive(self) -> Config:
+        """The stop rule's direction is its evaluation's (``undo.evals`` registry)."""
+        if self.stop is None or self.eval is None:
+            return self
+        return dataclasses.replace(self, stop=self.stop.directed(self.eval))
 
 
 def run(ctx: Context) -> dict:
@@ -63,7 +61,7 @@ def run(ctx: Context) -> dict:
     tokenizer = artifact_tokenizer(ctx.input(cfg.teacher))
     tokens = dataset_tokens(ctx.input(cfg.data))
     batches = Batches(tokens, cfg.optim.batch_size, cfg.seed)
-    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx) if cfg.eval else None
+    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input) if cfg.eval else None
     teacher_metrics = evaluator(teacher) if evaluator else {}
     if teacher_metrics:
         ctx.log(f"teacher: {', '.join(f'{k}={v:.3f}' for k, v in teacher_metrics.items())}")

@@ -2,8 +2,13 @@
 
 This stage is never cached in the artifact store: it reads the finished artifacts of every swept
 instance of its upstreams, writes ``figures/<scale>/<output>.json`` (the only file the plotting
-code reads) and calls the figure's script (``figures/figN.py``: ``draw(results, out_base)``),
-skipping the drawing when the JSON is unchanged and the outputs exist.
+code reads) and calls the figure's module (``script: undo.paper.figures.fig5``, imported by name:
+``draw(results, out_base)``), skipping the drawing when the JSON is unchanged and the outputs exist.
+
+Metric directions are read from the gathered results (``higher_is_better``, written by every stage that
+evaluates, from the evaluation's registration), never from the figure config: per panel they give
+``attacker_best`` (``max`` for accuracies, ``min`` for cross-entropies), and per series setting (the part of a
+series name before its first ``/``) they land in ``options.settings.<setting>.higher_is_better``.
 
 Two ways to name the upstreams, usable together:
 
@@ -13,12 +18,13 @@ Two ways to name the upstreams, usable together:
   instance lands in ``results["series"][name]`` with its tags (lr, alpha, seed...), its
   ``metrics.json`` summary, its ``metrics.jsonl`` history and, for relearning runs, its ``results.json``
   (curves per learning rate, Figures 4 and 10). ``options`` is passed through to the
-  script as ``results["options"]`` (labels, metric directions), so the script needs nothing else.
+  script as ``results["options"]`` (labels), with the directions added, so the script needs nothing else.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import copy
+import importlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +45,6 @@ class Panel:
     setting: str = option(doc="panel name, e.g. arithmetic")
     measure: str = option("forget", "evaluation metric the attacker tries to raise (or lower)")
     measure_label: str = option("forget performance", "axis label")
-    attacker_best: Literal["max", "min"] = option("max", "max for accuracy, min for cross-entropy")
     robustness_at: Literal["final", "mean"] = option("final", "envelope value at the last step, or its mean")
     unlearn_only: Ref = option(doc="relearn config attacking the unlearned model")
     data_filtering: Ref = option(doc="relearn config attacking the data-filtering (oracle) model")
@@ -48,8 +53,8 @@ class Panel:
 
 @dataclass(frozen=True, kw_only=True)
 class Config:
-    script: str = option(doc="plot script, relative to the repository root")
-    output: str = option(doc="output base name under figures/<scale>/")
+    script: str = option(doc="figure module, importable by name (e.g. undo.paper.figures.fig5)")
+    output: str = option(doc="output base name in the figures directory (undo.store.figures_dir)")
     panels: tuple[Panel, ...] = option((), "Figure 5 style: one entry per setting")
     series: dict[str, Ref] = option(default_factory=dict, doc="name -> config whose instances are gathered as is")
     options: dict[str, Any] = option(default_factory=dict, doc="passed to the figure script as results['options']")
@@ -68,8 +73,34 @@ def gather(ctx: Context) -> dict:
     if cfg.series:
         results["series"] = {name: [instance_record(art, tags) for art, tags in ctx.inputs[str(ref)]]
                              for name, ref in cfg.series.items()}
-        results["options"] = cfg.options
+        results["options"] = with_directions(cfg.options, results["series"])
     return results
+
+
+def record_direction(record: dict) -> bool | None:
+    """``higher_is_better`` of a gathered instance: its relearning results', else its summary's (None if neither
+    evaluates, e.g. a distillation without a stop rule)."""
+    for source in (record.get("results") or {}, record.get("summary") or {}):
+        if source.get("higher_is_better") is not None:
+            return bool(source["higher_is_better"])
+    return None
+
+
+def with_directions(options: dict, series: dict[str, list[dict]]) -> dict:
+    """``options`` with ``settings.<setting>.higher_is_better`` from the gathered results (one per setting)."""
+    found: dict[str, set[bool]] = {}
+    for name, records in series.items():
+        setting = name.split("/")[0]
+        for record in records:
+            if (direction := record_direction(record)) is not None:
+                found.setdefault(setting, set()).add(direction)
+    out = copy.deepcopy(options)
+    for setting, directions in found.items():
+        if len(directions) > 1:
+            raise ValueError(f"series: {setting}: the gathered results disagree on higher_is_better; one setting, "
+                             "one kind of performance measure")
+        out.setdefault("settings", {}).setdefault(setting, {})["higher_is_better"] = directions.pop()
+    return out
 
 
 def instance_record(art: Artifact, tags: dict) -> dict:
@@ -89,11 +120,11 @@ def gather_panels(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
     panels = {}
     for panel in cfg.panels:
-        runs, reference_steps = [], {}
+        runs, reference_steps, directions = [], {}, set()
         for role in ("unlearn_only", "undo", "data_filtering"):
             for art, tags in ctx.inputs[str(getattr(panel, role))]:
-                _check_direction(panel, art)
                 res = art.read_json("results.json")
+                directions.add(bool(res["higher_is_better"]))
                 curves = {lr: {"step": c["step"], panel.measure: c[panel.measure],
                                **{k: v for k, v in c.items() if k not in ("step", panel.measure)}}
                           for lr, c in res["curves"].items()}
@@ -108,35 +139,25 @@ def gather_panels(ctx: Context) -> dict:
                              "artifact": art.relpath, "curves": curves})
         for run in runs:  # S_DataFiltering of the run's own pipeline seed (Figure 5's compute axis)
             run["reference_steps"] = reference_steps.get(run["seed"])
+        if len(directions) != 1:
+            raise ValueError(f"panels: {panel.setting}: the attacked models' results disagree on higher_is_better")
         panels[panel.setting] = {"measure": panel.measure, "measure_label": panel.measure_label,
-                                 "attacker_best": panel.attacker_best, "robustness_at": panel.robustness_at,
+                                 "attacker_best": "max" if directions.pop() else "min",
+                                 "robustness_at": panel.robustness_at,
                                  "reference_steps": max(reference_steps.values()) if reference_steps else None,
                                  "runs": runs}
     return panels
 
 
-def _check_direction(panel: Panel, art) -> None:
-    """A panel whose attacker maximises a cross-entropy (or minimises an accuracy) would invert robustness."""
-    import yaml
-
-    resolved = yaml.safe_load((art.path / "config.yaml").read_text())
-    kind = ((resolved.get("config") or {}).get("eval") or {}).get("kind", "arithmetic")
-    wanted = "min" if kind == "language" else "max"
-    if panel.attacker_best != wanted:
-        raise ValueError(f"panels: {panel.setting}: attacker_best is {panel.attacker_best!r} but {art.relpath} measures "
-                         f"{'cross-entropy' if kind == 'language' else 'accuracy'}; set attacker_best: {wanted}")
+def load_script(name: str):
+    """The figure module ``name`` (a dotted module path, e.g. ``undo.paper.figures.fig5``)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        raise ValueError(f"script: no figure module {name!r} ({err})") from None
 
 
-def load_script(path: Path):
-    spec = importlib.util.spec_from_file_location(f"undo_figure_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(f"figure script not found: {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def draw(script: Path, results_path: Path) -> list[Path]:
+def draw(script: str, results_path: Path) -> list[Path]:
     """Redraw a figure from its stored results JSON (no training)."""
     results = json.loads(results_path.read_text())
     return load_script(script).draw(results, results_path.with_suffix(""))
@@ -144,7 +165,7 @@ def draw(script: Path, results_path: Path) -> list[Path]:
 
 def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
-    out_dir = ctx.repo_root / "figures" / ctx.scale
+    out_dir = ctx.workdir  # the figures directory of the scale (undo.store.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / f"{cfg.output}.json"
     results = gather(ctx)
@@ -154,6 +175,6 @@ def run(ctx: Context) -> dict:
         if {k: v for k, v in old.items() if k != "created"} == results:
             return {"outputs": [str(p) for p in outputs], "redrawn": False}
     write_json_atomic(results_path, {**results, "created": datetime.now(UTC).isoformat(timespec="seconds")})
-    written = draw(ctx.repo_root / cfg.script, results_path)
+    written = draw(cfg.script, results_path)
     print(f"[{ctx.name}] wrote {', '.join(str(p) for p in written)}", flush=True)
     return {"outputs": [str(p) for p in written], "redrawn": True}

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Ref, option
+from ..evals import EvalConfig, make_evaluator
 from ..models import ModelConfig, build_model, count_parameters, save_model
 from . import Context
-from .common import EvalConfig, artifact_tokenizer, make_evaluator, write_summary
+from .common import artifact_tokenizer, write_summary
 
 NAME = "init"
 CODE_VERSION = 1
@@ -31,7 +32,7 @@ def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
     tokenizer = artifact_tokenizer(ctx.input(cfg.data))
     model = build_model(cfg.model, len(tokenizer), cfg.seed, ctx.device)
-    metrics = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx)(model) if cfg.eval else {}
+    metrics = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input)(model) if cfg.eval else {}
     save_model(model, tokenizer, ctx.workdir / "model")
     summary = {"steps": 0, "parameters": count_parameters(model), "seed": cfg.seed, "eval": metrics}
     write_summary(ctx.workdir, summary)

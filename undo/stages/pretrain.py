@@ -12,22 +12,16 @@ step count. Its compute S_DataFiltering (Figure 5) is then the steps it actually
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ..accel import lm_cross_entropy
 from ..config import Ref, option
+from ..evals import EvalConfig, make_evaluator
 from ..models import ModelConfig, build_model, count_parameters, load_model, save_model
 from ..train import Batches, OptimConfig, train
 from . import Context
-from .common import (
-    EvalConfig,
-    StopRule,
-    artifact_tokenizer,
-    dataset_tokens,
-    make_evaluator,
-    write_history,
-    write_summary,
-)
+from .common import StopRule, artifact_tokenizer, dataset_tokens, write_history, write_summary
 
 NAME = "pretrain"
 CODE_VERSION = 1
@@ -59,7 +53,12 @@ class Config:
                 raise ValueError("match: needs eval (the metric it compares)")
             if self.match.max_steps < self.optim.max_steps:
                 raise ValueError("match.max_steps: must be >= optim.max_steps")
-            self.match.rule.check_direction(self.eval)
+
+    def derive(self) -> Config:
+        """The match rule's direction is the evaluation's (``undo.evals`` registry)."""
+        if self.match is None or self.eval is None:
+            return self
+        return dataclasses.replace(self, match=dataclasses.replace(self.match, rule=self.match.rule.directed(self.eval)))
 
 
 def run(ctx: Context) -> dict:
@@ -69,7 +68,7 @@ def run(ctx: Context) -> dict:
     tokenizer = artifact_tokenizer(data_dir)
     model = build_model(cfg.model, len(tokenizer), cfg.seed, ctx.device)
     batches = Batches(tokens, cfg.optim.batch_size, cfg.seed)
-    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx) if cfg.eval else None
+    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input) if cfg.eval else None
 
     def loss_fn(batch):
         batch = batch.to(ctx.device)

@@ -22,11 +22,12 @@ from typing import Literal
 
 from ..attacks.relearn import edge_to_extend, lr_key, relearn_one, snapshot
 from ..config import Ref, option
+from ..evals import EvalConfig, make_evaluator
 from ..models import load_model
 from ..store import write_json_atomic
 from ..train import Batches
 from . import Context
-from .common import EvalConfig, artifact_tokenizer, dataset_tokens, make_evaluator, write_summary
+from .common import artifact_tokenizer, dataset_tokens, write_summary
 
 NAME = "relearn"
 CODE_VERSION = 1
@@ -72,7 +73,7 @@ def run(ctx: Context) -> dict:
     model = load_model(model_dir / "model", ctx.device)
     initial = snapshot(model)
     tokenizer = artifact_tokenizer(model_dir)
-    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx)
+    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input)
     batches = Batches(dataset_tokens(ctx.input(cfg.data)), cfg.batch_size, cfg.seed)
     curves_dir = ctx.workdir / "curves"
     curves_dir.mkdir(exist_ok=True)
@@ -95,7 +96,7 @@ def run(ctx: Context) -> dict:
 
     for lr in cfg.lrs:
         attack(lr)
-    higher = evaluator.higher_is_better
+    higher = cfg.eval.higher_is_better
     extra = {"up": 0, "down": 0}
     bracketed = None
     if cfg.bracket is not None:

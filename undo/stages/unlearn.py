@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ConfigError, Ref, build, option
+from ..evals import EvalConfig, make_evaluator
 from ..models import PAD_ID, load_model, save_model
 from ..train import Batches, OptimConfig, train
 from ..unlearn import REGISTRY, get_method
 from ..unlearn.common import padded_batch
 from . import Context
-from .common import EvalConfig, artifact_tokenizer, dataset_tokens, make_evaluator, write_history, write_summary
+from .common import artifact_tokenizer, dataset_tokens, write_history, write_summary
 
 NAME = "unlearn"
 CODE_VERSION = 1
@@ -65,7 +66,7 @@ def run(ctx: Context) -> dict:
             + ("all tensors" if tensors == "all" else f"{len(tensors)} tensors"))
     forget = Batches(dataset_tokens(ctx.input(cfg.forget)), cfg.optim.batch_size, cfg.seed)
     retain = Batches(dataset_tokens(ctx.input(cfg.retain)), cfg.optim.batch_size, cfg.seed + 1)
-    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx) if cfg.eval else None
+    evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input) if cfg.eval else None
 
     def micro_batch(index):
         return (padded_batch(forget(index).to(ctx.device), PAD_ID),
@@ -84,7 +85,7 @@ def run(ctx: Context) -> dict:
     write_history(ctx.workdir, result.history)
     evals = [r for r in result.history if "eval/retain" in r]
     summary = {"steps": result.steps, "tokens": result.tokens, "train_seconds": result.wall_seconds, **trainable,
-               "lr": cfg.optim.lr, "higher_is_better": evaluator.higher_is_better if evaluator else None,
+               "lr": cfg.optim.lr, "higher_is_better": cfg.eval.higher_is_better if evaluator else None,
                "eval_initial": {k[5:]: v for k, v in evals[0].items() if k.startswith("eval/")} if evals else {},
                "eval": {k[5:]: v for k, v in evals[-1].items() if k.startswith("eval/")} if evals else {}}
     write_summary(ctx.workdir, summary)

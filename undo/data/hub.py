@@ -1,0 +1,323 @@
+"""Hugging Face hub datasets: fast failure without the hub, loading, and a resumable shard cache.
+
+Paper-scale corpora are hub datasets (e.g. ``HuggingFaceFW/fineweb-edu``, config ``sample-10BT``;
+App. A) read through ``datasets.load_dataset``; the same code works on local files with the hub's
+schema (``path="json"``, ``data_files=...``). ``HF_HUB_OFFLINE``/``HF_DATASETS_OFFLINE`` make a hub
+id fail at once with a :class:`SourceError` that says how to run offline, and an unreachable hub is
+detected within seconds (:func:`check_hub_reachable`) instead of after the libraries' retries.
+:func:`cache_hf_documents` streams the rows into resumable JSONL shards under the cache directory,
+so a second run reads the cache and an interrupted download resumes.
+
+Usage::
+
+    docs = hf_documents("json", data_files="docs.jsonl", n_documents=1000)
+    cache = cache_hf_documents("HuggingFaceFW/fineweb-edu", name="sample-10BT", n_documents=10_000_000,
+                               cache_dir=cache_dir)
+    for text in cache.documents_iter(): ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import SourceError
+
+__all__ = ["HubCache", "cache_hf_documents", "check_hub_reachable", "hf_documents"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Hugging Face datasets (hub ids or local files with the hub's schema)
+# --------------------------------------------------------------------------------------------------
+
+_TRUE = {"1", "ON", "YES", "TRUE"}
+
+
+def _hub_offline(variables: tuple[str, ...] = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")) -> bool:
+    return any(os.environ.get(var, "").strip().upper() in _TRUE for var in variables)
+
+
+def _looks_like_hub_id(path: str) -> bool:
+    return "/" in path and not os.path.exists(path)
+
+
+def _offline_error(path: str, name: str | None) -> SourceError:
+    what = path if name is None else f"{path} (config {name})"
+    return SourceError(
+        f"dataset {what} is on the Hugging Face hub, but HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set; "
+        f'to run offline use a local copy with the same schema (path="json" or "parquet", data_files=...), '
+        "or unset those variables on a machine with hub access"
+    )
+
+
+_HUB_PROBE_TIMEOUT_S = 3.0
+
+
+def _hub_endpoint() -> str:
+    endpoint = os.environ.get("HF_ENDPOINT")
+    if endpoint:
+        return endpoint.rstrip("/")
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - huggingface_hub comes with datasets and transformers
+        return "https://huggingface.co"
+    return constants.ENDPOINT.rstrip("/")
+
+
+def _probe_target(endpoint: str) -> tuple[str, int]:
+    """Host and port a connection to ``endpoint`` goes to first: the proxy when one is configured."""
+    url = urlsplit(endpoint)
+    scheme = url.scheme or "https"
+    proxy = os.environ.get(f"{scheme}_proxy") or os.environ.get(f"{scheme.upper()}_PROXY")
+    no_proxy = [h.strip().lstrip(".") for h in (os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or "").split(",")]
+    host = url.hostname or ""
+    if proxy and not any(h and (host == h or host.endswith("." + h)) for h in no_proxy):
+        purl = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        return purl.hostname or "", purl.port or 80
+    return host, url.port or (443 if scheme == "https" else 80)
+
+
+def check_hub_reachable(what: str, timeout: float = _HUB_PROBE_TIMEOUT_S,
+                        offline_variables: tuple[str, ...] = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")) -> None:
+    """Raise a one-line :class:`SourceError` within ``timeout`` seconds when the hub cannot be reached.
+
+    Without network, ``datasets`` and ``transformers`` spend ~46 s on DNS retries before failing; a
+    TCP connect to the hub endpoint (or the configured proxy), DNS included, run in a daemon thread
+    and abandoned after ``timeout``, answers in seconds instead. With ``HF_HUB_OFFLINE`` set nothing
+    is probed: the caller's offline path applies (``offline_variables``: which variables count; a
+    tokenizer load only heeds ``HF_HUB_OFFLINE``).
+    """
+    if _hub_offline(offline_variables):
+        return
+    endpoint = _hub_endpoint()
+    host, port = _probe_target(endpoint)
+    outcome: list[BaseException | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=probe, daemon=True, name="undo-hub-probe")
+    thread.start()
+    thread.join(timeout)
+    error = outcome[0] if outcome else TimeoutError(f"no answer within {timeout:g} s")
+    if error is not None:
+        raise SourceError(
+            f"{what}: cannot reach the Hugging Face hub at {endpoint} ({type(error).__name__}: {error}); "
+            "to run without the hub use --scale mini or --scale smoke (offline registry corpora), or set "
+            "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 to use files already in the Hugging Face cache"
+        )
+
+
+def _load_hf(path: str, name: str | None, split: str, *, streaming: bool, data_files, cache_dir: Path | None):
+    """``datasets.load_dataset`` with the kit's errors: offline, unreachable hub, bad name/split/files."""
+    where = path if name is None else f"{path} (config {name})"
+    hub = _looks_like_hub_id(path)
+    if hub and _hub_offline() and streaming:
+        raise _offline_error(path, name)
+    if hub:
+        check_hub_reachable(f"dataset {where}")
+    try:
+        import datasets
+    except ImportError as exc:
+        raise SourceError(
+            "the 'datasets' package is not installed; pip install datasets (see requirements.lock)"
+        ) from exc
+    try:
+        return datasets.load_dataset(
+            path,
+            name,
+            split=split,
+            streaming=streaming,
+            data_files=data_files,
+            cache_dir=None if cache_dir is None else str(cache_dir),
+        )
+    except Exception as exc:
+        if _hub_offline() and ("OfflineModeIsEnabled" in str(exc) or type(exc).__name__ == "OfflineModeIsEnabled"):
+            raise _offline_error(path, name) from exc
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        raise SourceError(
+            f"could not load dataset {where} split {split!r}: {type(exc).__name__}: {first_line}; "
+            "check the name, config, split and data_files"
+        ) from exc
+
+
+def _texts(ds, where: str, text_field: str) -> Iterator[str | None]:
+    """The ``text_field`` of every row (None for rows without usable text), checking the schema."""
+    columns = getattr(ds, "column_names", None)
+    if columns is not None and text_field not in columns:
+        raise _missing_field_error(where, text_field, list(columns))
+    for row in ds:
+        if text_field not in row:
+            raise _missing_field_error(where, text_field, list(row))
+        value = row[text_field]
+        if value is None:
+            yield None
+            continue
+        if not isinstance(value, str):
+            raise SourceError(
+                f"field {text_field!r} of dataset {where} holds {type(value).__name__}, not text; pick a text column"
+            )
+        yield value if value.strip() else None
+
+
+def hf_documents(
+    path: str,
+    *,
+    name: str | None = None,
+    split: str = "train",
+    text_field: str = "text",
+    n_documents: int,
+    streaming: bool = True,
+    data_files=None,
+    cache_dir: Path | None = None,
+) -> list[str]:
+    """The ``text_field`` of the first ``n_documents`` rows of a ``datasets`` dataset.
+
+    ``path`` is a hub id (``"HuggingFaceFW/fineweb-edu"`` with ``name="sample-10BT"``) or a packaged
+    builder with local files (``path="json"``, ``data_files="docs.jsonl"``).  Rows whose text is empty
+    or None are skipped.  If the split has fewer usable rows than ``n_documents``, all of them are
+    returned (the caller decides whether that is enough).
+
+    With ``HF_HUB_OFFLINE``/``HF_DATASETS_OFFLINE`` set, a hub id fails at once with
+    :class:`SourceError` (in streaming mode nothing could be served from a cache anyway; in
+    non-streaming mode ``datasets`` is first given the chance to use its local cache).  Without those
+    variables, an unreachable hub fails within seconds (:func:`check_hub_reachable`).
+    """
+    if n_documents < 0:
+        raise ValueError(f"n_documents must be >= 0, got {n_documents}")
+    if _looks_like_hub_id(path) and _hub_offline() and streaming:
+        raise _offline_error(path, name)
+    if n_documents == 0:
+        return []
+    where = path if name is None else f"{path} (config {name})"
+    ds = _load_hf(path, name, split, streaming=streaming, data_files=data_files, cache_dir=cache_dir)
+    docs: list[str] = []
+    for text in _texts(ds, where, text_field):
+        if text is not None:
+            docs.append(text)
+            if len(docs) >= n_documents:
+                break
+    return docs
+
+
+def _missing_field_error(where: str, text_field: str, columns: list[str]) -> SourceError:
+    return SourceError(
+        f"dataset {where} has no column {text_field!r} (columns: {', '.join(map(str, columns)) or 'none'}); set text_field"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Resumable local cache of a streamed dataset
+# --------------------------------------------------------------------------------------------------
+
+_SHARD = "shard-{:05d}.jsonl"
+
+
+@dataclass(frozen=True)
+class HubCache:
+    """The shards of a cached dataset selection, in order, and what they hold."""
+
+    directory: Path
+    shards: tuple[Path, ...]
+    documents: int
+    rows: int
+
+    def documents_iter(self) -> Iterator[str]:
+        for shard in self.shards:
+            with open(shard, encoding="utf-8") as fh:
+                for line in fh:
+                    yield json.loads(line)["text"]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def cache_hf_documents(
+    path: str,
+    *,
+    name: str | None = None,
+    split: str = "train",
+    text_field: str = "text",
+    n_documents: int,
+    cache_dir: Path,
+    data_files=None,
+    shard_documents: int = 100_000,
+) -> HubCache:
+    """Stream the first ``n_documents`` non-empty texts of a dataset into JSONL shards under ``cache_dir/hf/``.
+
+    This is how the paper-scale corpora are sampled (App. A: the first 10M rows of each source). Each
+    shard of ``shard_documents`` documents is written atomically, followed by ``progress.json``
+    (rows read, documents kept, shards, complete). A finished selection is served from the cache with
+    no network; an interrupted one resumes by skipping the rows already read (``IterableDataset.skip``).
+    The cache directory is keyed by everything that selects the rows, so two selections never mix.
+    """
+    if n_documents <= 0:
+        raise ValueError(f"n_documents must be > 0, got {n_documents}")
+    if shard_documents <= 0:
+        raise ValueError(f"shard_documents must be > 0, got {shard_documents}")
+    files = None if data_files is None else [str(f) for f in ([data_files] if isinstance(data_files, str) else data_files)]
+    spec = {"path": path, "name": name, "split": split, "text_field": text_field, "data_files": files,
+            "n_documents": n_documents, "shard_documents": shard_documents}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{path}--{name or 'default'}--{split}")
+    directory = Path(cache_dir) / "hf" / f"{slug}-{digest}"
+    progress_file = directory / "progress.json"
+    progress = {"spec": spec, "rows": 0, "documents": 0, "shards": [], "complete": False}
+    if progress_file.is_file():
+        progress = json.loads(progress_file.read_text(encoding="utf-8"))
+
+    def result() -> HubCache:
+        return HubCache(directory, tuple(directory / s for s in progress["shards"]), progress["documents"],
+                        progress["rows"])
+
+    if progress["complete"]:
+        return result()
+    where = path if name is None else f"{path} (config {name})"
+    ds = _load_hf(path, name, split, streaming=True, data_files=files, cache_dir=None)
+    directory.mkdir(parents=True, exist_ok=True)
+    if progress["rows"]:
+        ds = ds.skip(progress["rows"])  # resume after the rows already stored
+    buffer: list[str] = []
+    rows = progress["rows"]
+
+    def flush() -> None:
+        shard = _SHARD.format(len(progress["shards"]))
+        _write_atomic(directory / shard, "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in buffer))
+        progress["shards"].append(shard)
+        progress["documents"] += len(buffer)
+        progress["rows"] = rows
+        buffer.clear()
+        _write_atomic(progress_file, json.dumps(progress, indent=1))
+
+    for text in _texts(ds, where, text_field):
+        rows += 1
+        if text is None:
+            continue
+        buffer.append(text)
+        if len(buffer) >= shard_documents or progress["documents"] + len(buffer) >= n_documents:
+            flush()
+        if progress["documents"] >= n_documents:
+            break
+    if buffer:
+        flush()
+    progress["rows"] = rows
+    progress["complete"] = True
+    _write_atomic(progress_file, json.dumps(progress, indent=1))
+    if progress["documents"] == 0:
+        raise SourceError(f"dataset {where} split {split!r} has no non-empty {text_field!r} row; check the source")
+    return result()
