@@ -66,12 +66,12 @@ def test_fig4_full_graph_resolves():
         graph = Graph(Store(Path("/nonexistent-artifacts")), scale)
         labels = {n.name for n in graph.plan([REPO / "reproduce" / "fig4.yaml", REPO / "reproduce" / "fig10.yaml"])}
         for method in ("graddiff", "maxent", "rmu"):
-            assert any(label.startswith(f"arith-relearn-distill-random-{method}-seed") for label in labels), method
-            assert any(label.startswith(f"arith-relearn-{method}-seed") for label in labels), method
+            assert any(label.startswith(f"arith-relearn-distill_random_{method}-seed") for label in labels), method
+            assert any(label.startswith(f"arith-relearn-select_{method}-seed") for label in labels), method
         inits = {"lang-random-init", "arith-random-init"}
         # paper: one pipeline; mini and smoke: one student init per pipeline seed (the reference's own init)
         assert inits <= labels if scale == "paper" else {f"{i}-seed0" for i in inits} <= labels
-        fig5 = {n.key for n in graph.resolve(REPO / "reproduce" / "arithmetic" / "relearn_maxent.yaml")}
-        fig4 = {n.key for n in graph.resolve(REPO / "reproduce" / "fig4.yaml")[0].upstream[
-            str(REPO / "reproduce" / "arithmetic" / "relearn_maxent.yaml")]}
+        maxent = str(REPO / "reproduce" / "arithmetic" / "relearn.yaml") + "[model=select_maxent]"
+        fig5 = {n.key for n in graph.resolve_ref(maxent)}
+        fig4 = {n.key for n in graph.resolve(REPO / "reproduce" / "fig4.yaml")[0].upstream[maxent]}
         assert fig4 == fig5

@@ -62,17 +62,19 @@ def test_fig7_full_graph_resolves():
     for scale in ("paper", "mini", "smoke"):
         graph = Graph(Store(Path("/nonexistent-artifacts")), scale)
         nodes = graph.plan([REPO / "reproduce" / "fig7.yaml"])
-        names = {n.name for n in nodes}
+        models = {"graddiff": "select_graddiff", "maxent": "select_maxent", "rmu": "select_rmu", "sam": "unlearn_sam",
+                  "repnoise": "unlearn_repnoise", "undial": "select_undial", "oracle": "pretrain_oracle"}
         for prefix in ("arith", "lang"):
-            for method in ("graddiff", "maxent", "rmu", "sam", "repnoise", "undial", "oracle"):
-                assert any(name.startswith(f"{prefix}-relearn-{method}") for name in names), (scale, prefix, method)
-            undo = [n for n in nodes if n.name.startswith(f"{prefix}-relearn-undo-fig7")]
+            attacks = [n for n in nodes if n.stage == "relearn" and n.name.startswith(f"{prefix}-")]
+            for method, model in models.items():  # the model each attack's config lists, as its tag
+                assert any(n.tags["model"] == model for n in attacks), (scale, prefix, method)
+            undo = [n for n in attacks if n.tags["model"] == "distill_undo_fig7"]
             assert len(undo) >= 2 and {n.tags["alpha"] for n in undo} == {0.6}, scale
             per_seed = {}
             for n in undo:
                 per_seed.setdefault(n.tags.get("seed"), []).append(n.tags["tolerance"])
             assert all(len(set(t)) == len(t) >= 2 for t in per_seed.values())
-            relearn = next(n for n in nodes if n.name.startswith(f"{prefix}-relearn-maxent"))
+            relearn = next(n for n in attacks if n.tags["model"] == "select_maxent")
             moderate = 5 if scale == "smoke" else 40  # fig7.yaml's options.moderate_step
             assert moderate < relearn.cfg.steps and moderate % relearn.cfg.eval_every == 0, scale
         if scale == "paper":

@@ -43,7 +43,10 @@ def artifact_hash(path: Path) -> str:
 
 
 def store_hashes(store: Path) -> dict[str, str]:
-    return {p.parent.relative_to(store).as_posix(): artifact_hash(p.parent) for p in sorted(store.glob("*/*/DONE"))}
+    """``stage/key`` (the first 12 hex digits of the artifact key, the end of its directory name) -> hash. Names are
+    left out: they follow the config files' names, which may change without changing any result."""
+    return {f"{p.parent.parent.name}/{p.parent.name[-12:]}": artifact_hash(p.parent)
+            for p in sorted(store.glob("*/*/DONE"))}
 
 
 def environment_tag() -> dict:

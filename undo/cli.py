@@ -84,7 +84,7 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
         graph = Graph(Store(env.artifacts), scale)
         if expect_stage is not None:
             for path in configs:
-                nodes = graph.resolve(path)
+                nodes = graph.resolve_ref(str(path))
                 if nodes and nodes[0].stage != expect_stage:
                     raise ConfigError(path, "stage", f"is {nodes[0].stage!r}; use `undo {nodes[0].stage}` or `undo run`")
         nodes = graph.plan(list(configs))
@@ -109,8 +109,15 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
         _fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
 
 
-config_args = click.argument("configs", nargs=-1, required=True,
-                             type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def _config_paths(ctx, param, values):
+    """Config files, each optionally with a ``[tag=value,...]`` selector (``relearn.yaml[model=select_maxent]``)."""
+    for value in values:
+        if not Path(str(value).split("[", 1)[0]).is_file():
+            raise click.BadParameter(f"{value}: no such config file", ctx=ctx, param=param)
+    return tuple(Path(v) for v in values)
+
+
+config_args = click.argument("configs", nargs=-1, required=True, callback=_config_paths)
 
 
 @cli.command()
@@ -162,7 +169,7 @@ def show(env: Env, configs, scale, with_graph):
 
     graph = Graph(Store(env.artifacts), scale)
     try:
-        per_config = [(path, graph.resolve(path)) for path in configs]
+        per_config = [(path, graph.resolve_ref(str(path))) for path in configs]
     except ConfigError as err:
         _fail(str(err))
         return
@@ -209,7 +216,7 @@ def figure(env: Env, configs, scale):
     missing = []
     for path in configs:
         try:
-            node = graph.resolve(path)[0]
+            node = graph.resolve_ref(str(path))[0]
         except ConfigError as err:
             _fail(str(err))
             return

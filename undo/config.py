@@ -11,6 +11,9 @@ form the dependency graph that :mod:`undo.pipeline` resolves. Three YAML keys ar
 - ``sweep: {noise.alpha: [0.2, 0.4], seed: [0, 1, 2]}`` expands the file into one stage instance
   per combination of the listed values; in an overlay, ``seed: null`` removes a swept key. Keys joined by a
   comma sweep together: ``{"options.a,options.b": [[0.1, 1e-4], [0.5, 0.01]]}`` gives two instances, not four.
+  A swept upstream reference (``sweep: {model: [select_maxent.yaml, pretrain_oracle.yaml]}``: one file attacks
+  several models) tags each instance with the referenced file's stem, and a reference elsewhere picks instances
+  by their tags with a selector: ``relearn.yaml[model=select_maxent]``, ``relearn_once.yaml[model=distill_undo]``.
 
 Every problem is reported as one line ``FILE: KEY: what is wrong`` (:class:`ConfigError`), before
 anything is run or written.
@@ -47,7 +50,21 @@ class ConfigError(ValueError):
 
 
 class Ref(str):
-    """Type marker for a field that names another config file (an upstream stage)."""
+    """Type marker for a field that names another config file (an upstream stage).
+
+    ``file.yaml[tag=value,...]`` names only the instances of that file whose sweep tags have those values (e.g.
+    ``relearn.yaml[model=select_maxent]``: the attack on one of the models a relearn config lists)."""
+
+    @property
+    def path(self) -> Path:
+        return Path(str(self).split("[", 1)[0])
+
+    @property
+    def selector(self) -> dict[str, str]:
+        if "[" not in self:
+            return {}
+        inner = str(self).split("[", 1)[1].rstrip("]")
+        return dict(part.split("=", 1) for part in inner.split(",") if part)
 
 
 def option(default: Any = dataclasses.MISSING, doc: str = "", *, gt=None, ge=None, lt=None, le=None,
@@ -222,9 +239,15 @@ def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
     if tp is Ref:
         if not isinstance(value, str):
             raise ConfigError(file, key, f"expected a path to a config file, got {value!r}")
-        target = (Path(file).parent / value).resolve()
+        name, bracket, rest = value.partition("[")
+        target = (Path(file).parent / name).resolve()
         if not target.is_file():
-            raise ConfigError(file, key, f"upstream config not found: {value}")
+            raise ConfigError(file, key, f"upstream config not found: {name}")
+        if bracket:
+            parts = rest[:-1].split(",") if rest.endswith("]") else []
+            if not parts or not all(p.count("=") == 1 and p.split("=")[0] and p.split("=")[1] for p in parts):
+                raise ConfigError(file, key, f"a selector is [tag=value,...], got [{rest}")
+            return Ref(f"{target}[{rest}")
         return Ref(str(target))
     if tp is bool:
         if not isinstance(value, bool):

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from .config import ConfigError, build, key_view, load_raw, refs_of, set_dotted, to_plain
+from .config import ConfigError, Ref, build, key_view, load_raw, refs_of, set_dotted, to_plain
 from .env import environment
 from .stages import Context, get_stage, stage_names
 from .store import Artifact, Store, compute_key, figures_dir, write_json_atomic
@@ -61,6 +61,11 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _suffix(tags: dict) -> str:
+    """An instance's name suffix: ``alpha0.2-seed0``; a swept reference's tag is its file stem alone."""
+    return "-".join(v if isinstance(v, str) else f"{k}{_fmt(v)}" for k, v in sorted(tags.items()))
+
+
 class Graph:
     """Resolves config files (memoised) for one scale."""
 
@@ -83,6 +88,19 @@ class Graph:
             self._resolving.discard(path)
         self._cache[path] = nodes
         return nodes
+
+    def resolve_ref(self, ref: str) -> list[Node]:
+        """The instances an upstream reference names: all of the file's, or those its ``[tag=value]`` selector picks."""
+        ref = Ref(ref)
+        nodes = self.resolve(ref.path)
+        wanted = ref.selector
+        if not wanted:
+            return nodes
+        picked = [n for n in nodes if all(k in n.tags and _fmt(n.tags[k]) == v for k, v in wanted.items())]
+        if not picked:
+            raise ConfigError(ref.path, "", f"no instance has tags {wanted} (instances: "
+                              f"{sorted({json.dumps(n.tags, default=str) for n in nodes})[:4]}...)")
+        return picked
 
     def _resolve(self, path: Path) -> list[Node]:
         raw = load_raw(path, self.scale)
@@ -109,9 +127,11 @@ class Graph:
                 set_dotted(own, dotted, value, file=path)
             cfg = build(module.Config, own, file=path)
             refs = list(dict.fromkeys(str(ref) for _, ref in refs_of(cfg)))
-            own_tags = {_tag_name(k): v for k, v in combo.items()}
+            # a swept reference (``sweep: {model: [a.yaml, b.yaml]}``) is tagged by its file's stem
+            own_tags = {_tag_name(k): Path(v).stem if isinstance(v, str) and v.endswith(".yaml") else v
+                         for k, v in combo.items()}
             if getattr(module, "GATHER", False):
-                upstream = {ref: self.resolve(Path(ref)) for ref in refs}
+                upstream = {ref: self.resolve_ref(ref) for ref in refs}
                 field_of = {str(r): f for f, r in refs_of(cfg)}  # name upstreams by field, not by file path
                 key = compute_key(stage, module.CODE_VERSION, key_view(cfg, {r: "gathered" for r in refs}), {
                     field_of[ref]: ",".join(n.key for n in ups) for ref, ups in upstream.items()})
@@ -123,7 +143,7 @@ class Graph:
             if collapse is not None:
                 nodes += self._collapsed(path, stage, name, module, cfg, refs, own_tags, getattr(cfg, collapse), collapse)
                 continue
-            choices = [self.resolve(Path(ref)) for ref in refs]
+            choices = [self.resolve_ref(ref) for ref in refs]
             for picked in itertools.product(*choices):
                 tags = _join_tags([n.tags for n in picked] + [own_tags])  # an own swept seed pairs with the same seed
                 if tags is None:
@@ -136,7 +156,7 @@ class Graph:
                 upstream = dict(zip(refs, picked, strict=True))
                 key = compute_key(stage, module.CODE_VERSION, key_view(node_cfg, {r: n.key for r, n in upstream.items()}),
                                   {})
-                suffix = "-".join(f"{k}{_fmt(v)}" for k, v in sorted(tags.items()))
+                suffix = _suffix(tags)
                 node_name = f"{name}-{suffix}" if suffix else name
                 node = Node(path, stage, node_name, node_cfg, module, tags, upstream, key,
                             artifact=self._artifact(stage, node_name, key))
@@ -154,7 +174,7 @@ class Graph:
             raise ConfigError(path, field_name, "a choosing stage reads exactly one upstream config")
         (ref,) = refs
         groups: dict[str, tuple[dict, list[Node]]] = {}
-        for up in self.resolve(Path(ref)):
+        for up in self.resolve_ref(ref):
             if over not in up.tags:
                 raise ConfigError(path, field_name, f"{Path(ref).name}'s instances have no {over!r} tag to choose along")
             rest = {k: v for k, v in up.tags.items() if k != over}
@@ -167,7 +187,7 @@ class Graph:
             # the key names the candidates by their keys, never by the config file's path
             key = compute_key(stage, module.CODE_VERSION, key_view(cfg, {ref: "chosen"}),
                               {"candidates": ",".join(sorted(n.key for n in members))})
-            suffix = "-".join(f"{k}{_fmt(v)}" for k, v in sorted(tags.items()))
+            suffix = _suffix(tags)
             node_name = f"{name}-{suffix}" if suffix else name
             node = Node(path, stage, node_name, cfg, module, tags, {ref: members}, key,
                         artifact=self._artifact(stage, node_name, key))
@@ -199,7 +219,7 @@ class Graph:
             order.append(node)
 
         for path in paths:
-            for node in self.resolve(path):
+            for node in self.resolve_ref(str(path)):
                 visit(node)
         return order
 

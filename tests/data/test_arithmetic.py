@@ -218,8 +218,9 @@ def test_shipped_relearning_data_is_disjoint_from_the_shipped_evaluation(scale):
     from undo.stages import corpus, dataset, relearn
 
     repo = Path(__file__).resolve().parents[2] / "reproduce" / "arithmetic"
-    raw = load_raw(repo / "relearn_maxent.yaml", scale)
+    raw = load_raw(repo / "relearn.yaml", scale)
     raw.data.pop("stage"), raw.data.pop("name")
+    raw.data["model"] = "select_maxent.yaml"  # one of the models the file's sweep lists
     attack_cfg = build(relearn.Config, raw.data, file=raw.path)
     ev = attack_cfg.eval.arithmetic
     data = load_raw(Path(attack_cfg.data), scale).data

@@ -65,8 +65,8 @@ TABLE_CONFIGS: dict[int, dict[str, tuple[str, ...]]] = {
     3: {"Language Distillation": ("language/distill_oracle_reference.yaml", "language/distill_oracle_random.yaml"),
         "Arithmetic Distillation": ("arithmetic/distill_oracle_reference.yaml",
                                     "arithmetic/distill_oracle_random.yaml")},
-    4: {"Language Relearning": ("language/relearn_oracle_reference.yaml",),
-        "Arithmetic Relearning": ("arithmetic/relearn_oracle_reference.yaml",)},
+    4: {"Language Relearning": ("language/relearn.yaml[model=distill_oracle_reference]",),
+        "Arithmetic Relearning": ("arithmetic/relearn.yaml[model=distill_oracle_reference]",)},
     5: {f"{setting.title()} {label}": (f"{setting}/unlearn_{method}.yaml",)
         for setting in ("language", "arithmetic") for method, label in _METHODS.items()},
     6: {f"{setting.title()} {label}": (f"{setting}/distill_random_{method}.yaml",)
@@ -132,9 +132,10 @@ class Configs:
         self.graph = Graph(Store(Path(root) / "artifacts"), "paper")
 
     def node(self, ref: str | Path) -> Node:
-        """The first instance of a config (a path under reproduce/, or an upstream reference)."""
-        path = Path(ref) if Path(ref).is_absolute() else self.reproduce / ref
-        return self.graph.resolve(path)[0]
+        """The first instance of a config (a path under reproduce/, or an upstream reference; either may carry a
+        ``[tag=value]`` selector)."""
+        path = str(ref) if Path(str(ref)).is_absolute() else str(self.reproduce / str(ref))
+        return self.graph.resolve_ref(path)[0]
 
     def rel(self, path: str | Path) -> str:
         return Path(path).resolve().relative_to(self.reproduce.parent).as_posix()
@@ -299,7 +300,7 @@ def table3(configs: Configs) -> Table:
 
 
 def table4(configs: Configs) -> Table:
-    """Table 4 (App. A): the relearning attack (shared by every relearn config through relearn_base.yaml)."""
+    """Table 4 (App. A): the relearning attack (one relearn.yaml per setting attacks every model)."""
     columns = []
     for (file,) in TABLE_CONFIGS[4].values():
         cfg = configs.node(file).cfg
