@@ -46,7 +46,6 @@ def test_a_selector_picks_instances_by_tag(configs):
 
 
 def test_selector_syntax_errors_name_the_file_and_key(configs):
-    graph = Graph(Store(configs / "artifacts"), "smoke")
     for bad in ("noised.yaml[model]", "noised.yaml[model=a", "noised.yaml[]", "nope.yaml[model=a]"):
         (configs / "fig.yaml").write_text(f"stage: figure\nscript: x\noutput: o\nseries: {{b: '{bad}'}}\n")
         with pytest.raises(ConfigError, match=r"fig.yaml: series.b: (a selector is \[tag=value,...\]|upstream config "
@@ -54,7 +53,6 @@ def test_selector_syntax_errors_name_the_file_and_key(configs):
             Graph(Store(configs / "artifacts"), "smoke").resolve(configs / "fig.yaml")
     assert Ref("/a/b.yaml[x=1,y=z]").selector == {"x": "1", "y": "z"} and Ref("/a/b.yaml").selector == {}
     assert Ref("/a/b.yaml[x=1]").path == Path("/a/b.yaml")
-    del graph
 
 
 def test_the_command_line_takes_a_selector(configs):

@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import SCALES, ConfigError
+from .config import SCALES, ConfigError, Ref
 from .stages import MODULES, summary_line
 
 
@@ -99,7 +99,8 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
         device = resolve_device(env.device)
         if jobs > 1:
             from .scheduler import run_parallel
-            run_parallel(nodes, list(configs), store_root=env.artifacts, jobs=jobs, device=device, scale=scale, echo=click.echo)
+            run_parallel(nodes, list(configs), store_root=env.artifacts, jobs=jobs, device=device, scale=scale,
+                         echo=click.echo)
         else:
             run_nodes(nodes, device=device, scale=scale)
     except KeyboardInterrupt:
@@ -112,7 +113,7 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
 def _config_paths(ctx, param, values):
     """Config files, each optionally with a ``[tag=value,...]`` selector (``relearn.yaml[model=select_maxent]``)."""
     for value in values:
-        if not Path(str(value).split("[", 1)[0]).is_file():
+        if not Ref(str(value)).path.is_file():
             raise click.BadParameter(f"{value}: no such config file", ctx=ctx, param=param)
     return tuple(Path(v) for v in values)
 
@@ -141,9 +142,9 @@ def _stage_command(stage: str):
         _execute(env, configs, scale, dry_run, expect_stage=stage, jobs=jobs)
 
     line = summary_line(stage)
-    command.__doc__ = (line[:1].upper() + line[1:] + "\n\nRuns CONFIGS (each a `stage: " + stage +
-                       "` file) and any missing upstream stages.")
-    return cli.command(name=stage, short_help=line[:1].upper() + line[1:])(command)
+    line = line[:1].upper() + line[1:]
+    command.__doc__ = line + "\n\nRuns CONFIGS (each a `stage: " + stage + "` file) and any missing upstream stages."
+    return cli.command(name=stage, short_help=line)(command)
 
 
 for _stage in MODULES:

@@ -61,10 +61,17 @@ class Ref(str):
 
     @property
     def selector(self) -> dict[str, str]:
-        if "[" not in self:
-            return {}
-        inner = str(self).split("[", 1)[1].rstrip("]")
-        return dict(part.split("=", 1) for part in inner.split(",") if part)
+        name, bracket, rest = str(self).partition("[")
+        return parse_selector(rest) if bracket else {}
+
+
+def parse_selector(text: str) -> dict[str, str]:
+    """``tag=value,...]`` (what follows a reference's ``[``) as a mapping; ValueError if malformed."""
+    parts = text[:-1].split(",") if text.endswith("]") else []
+    pairs = [p.split("=") for p in parts]
+    if not pairs or not all(len(kv) == 2 and kv[0] and kv[1] for kv in pairs):
+        raise ValueError(f"a selector is [tag=value,...], got [{text}")
+    return dict(pairs)
 
 
 def option(default: Any = dataclasses.MISSING, doc: str = "", *, gt=None, ge=None, lt=None, le=None,
@@ -244,9 +251,10 @@ def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
         if not target.is_file():
             raise ConfigError(file, key, f"upstream config not found: {name}")
         if bracket:
-            parts = rest[:-1].split(",") if rest.endswith("]") else []
-            if not parts or not all(p.count("=") == 1 and p.split("=")[0] and p.split("=")[1] for p in parts):
-                raise ConfigError(file, key, f"a selector is [tag=value,...], got [{rest}")
+            try:
+                parse_selector(rest)
+            except ValueError as err:
+                raise ConfigError(file, key, str(err)) from None
             return Ref(f"{target}[{rest}")
         return Ref(str(target))
     if tp is bool:

@@ -48,7 +48,8 @@ def threads_per_job(jobs: int) -> int:
     return max(1, torch.get_num_threads() // jobs)
 
 
-def run_parallel(nodes: list[Node], configs: list[Path], *, store_root: Path, jobs: int, device: str, scale: str, echo=print) -> None:
+def run_parallel(nodes: list[Node], configs: list[Path], *, store_root: Path, jobs: int, device: str, scale: str,
+                 echo=print) -> None:
     """Run the not-yet-done ``nodes`` (a :meth:`Graph.plan` of ``configs``) with ``jobs`` workers."""
     todo: dict[str, list[Node]] = {}  # store key -> instances (two config files may name the same artifact)
     gathers: list[Node] = []

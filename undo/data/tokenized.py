@@ -24,6 +24,11 @@ from pathlib import Path
 import numpy as np
 
 
+def dataset_tokens(path: Path) -> np.ndarray:
+    """The packed token windows of a dataset artifact (``tokens.npy``, memory-mapped)."""
+    return np.load(path / "tokens.npy", mmap_mode="r")
+
+
 @dataclass(frozen=True)
 class TokenizedCorpus:
     """All documents of a corpus as one flat id array and document offsets (``offsets[i]:offsets[i+1]``)."""

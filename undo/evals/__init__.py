@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,8 @@ def higher_is_better(kind: str, metric: str = "retain") -> bool:
     raise KeyError(f"evaluation {kind!r} reports no metric {metric!r} (declared: {', '.join(metrics)})")
 
 
-def _settings_class_uncached() -> type:
+@functools.cache
+def _settings_class() -> type:
     """The dataclass of an ``eval:`` block: ``kind`` plus one optional settings field per registered evaluator.
 
     An evaluator whose settings are optional (``settings_required=False``) gets them default-constructed, so
@@ -107,22 +109,6 @@ def _settings_class_uncached() -> type:
                  "higher_is_better": property(lambda self: higher_is_better(self.kind)),
                  "__doc__": "Which registered evaluation a stage runs, and its settings."}
     return dataclasses.make_dataclass("EvalSettings", fields, namespace=namespace, frozen=True, kw_only=True)
-
-
-class _Cached:
-    def __init__(self, fn):
-        self.fn, self.value = fn, None
-
-    def __call__(self):
-        if self.value is None:
-            self.value = self.fn()
-        return self.value
-
-    def cache_clear(self):
-        self.value = None
-
-
-_settings_class = _Cached(_settings_class_uncached)
 
 
 class EvalConfig:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..config import Ref, option
+from ..data.tokenized import dataset_tokens
 from ..losses import cross_entropy_sum
 from ..models import PAD_ID
 from . import register
@@ -73,11 +74,6 @@ class LanguageEval:
         finally:
             model.train(was_training)
         return {f"{self.cfg.retain_name}_ce": ce["retain"], f"{self.cfg.forget_name}_ce": ce["forget"], **ce}
-
-
-def dataset_tokens(path) -> np.ndarray:
-    """The token windows of a dataset artifact (memory-mapped)."""
-    return np.load(path / "tokens.npy", mmap_mode="r")
 
 
 def _build(settings: LanguageEvalConfig, tokenizer, device: str, inputs) -> LanguageEval:

@@ -59,16 +59,19 @@ _BEST = ("max", "min")
 _AT = ("final", "mean")
 
 
+def higher_is_better(setting_opts: Mapping[str, Any], setting: str = "<setting>") -> bool:
+    """A setting's metric direction: ``higher_is_better``, which the figure stage copies from the gathered results
+    into ``options.settings.<setting>`` (the evaluation declares it; no config restates it)."""
+    if "higher_is_better" not in setting_opts:
+        raise ValueError(f"options.settings.{setting}.higher_is_better is missing: the figure stage adds it from the "
+                         "gathered results (regather with `undo run` rather than editing the JSON)")
+    return bool(setting_opts["higher_is_better"])
+
 
 def attacker_best(setting_opts: Mapping[str, Any]) -> str:
-    """``max`` when the measure is an accuracy, ``min`` for a cross-entropy: what the attacker pushes toward.
+    """``max`` when the measure is an accuracy, ``min`` for a cross-entropy: what the attacker pushes toward."""
+    return "max" if higher_is_better(setting_opts) else "min"
 
-    Read from ``higher_is_better``, which the figure stage copies from the gathered results into
-    ``options.settings.<setting>`` (the evaluation declares it; no config restates it)."""
-    if "higher_is_better" not in setting_opts:
-        raise ValueError("options.settings.<setting>.higher_is_better is missing: the figure stage adds it from the "
-                         "gathered results (regather with `undo run` rather than editing the JSON)")
-    return "max" if setting_opts["higher_is_better"] else "min"
 
 def _check_best(best: str) -> None:
     if best not in _BEST:

@@ -280,7 +280,7 @@ def _sweep_by_seed(instances, higher: bool, tolerance: float) -> dict:
 
 
 def _direction(results: Mapping, setting: str) -> bool:
-    return analysis.attacker_best(_setting_opts(results, setting)) == "max"
+    return analysis.higher_is_better(_setting_opts(results, setting))
 
 
 def fig3_claims(results: Mapping[str, Any], context: Mapping | None = None) -> list[Claim]:

@@ -10,7 +10,6 @@ from typing import Literal
 
 from ..config import option
 from ..evals import higher_is_better as metric_direction
-from ..evals.language import dataset_tokens  # noqa: F401  (the stages read datasets with it)
 from ..store import write_json_atomic
 from ..tokenizer import load_tokenizer
 

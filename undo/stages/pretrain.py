@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 from ..accel import lm_cross_entropy
 from ..config import Ref, option
+from ..data.tokenized import dataset_tokens
 from ..evals import EvalConfig, make_evaluator
 from ..models import ModelConfig, build_model, count_parameters, load_model, save_model
 from ..train import Batches, OptimConfig, train
 from . import Context
-from .common import StopRule, artifact_tokenizer, dataset_tokens, write_history, write_summary
+from .common import StopRule, artifact_tokenizer, write_history, write_summary
 
 NAME = "pretrain"
 CODE_VERSION = 1

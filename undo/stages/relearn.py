@@ -22,12 +22,13 @@ from typing import Literal
 
 from ..attacks.relearn import edge_to_extend, lr_key, relearn_one, snapshot
 from ..config import Ref, option
+from ..data.tokenized import dataset_tokens
 from ..evals import EvalConfig, make_evaluator
 from ..models import load_model
 from ..store import write_json_atomic
 from ..train import Batches
 from . import Context
-from .common import artifact_tokenizer, dataset_tokens, write_summary
+from .common import artifact_tokenizer, write_summary
 
 NAME = "relearn"
 CODE_VERSION = 1

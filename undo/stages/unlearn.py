@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ConfigError, Ref, build, option
+from ..data.tokenized import dataset_tokens
 from ..evals import EvalConfig, make_evaluator
 from ..models import PAD_ID, load_model, save_model
 from ..train import Batches, OptimConfig, train
 from ..unlearn import REGISTRY, get_method
 from ..unlearn.common import padded_batch
 from . import Context
-from .common import artifact_tokenizer, dataset_tokens, write_history, write_summary
+from .common import artifact_tokenizer, write_history, write_summary
 
 NAME = "unlearn"
 CODE_VERSION = 1

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from matplotlib.lines import Line2D
 
-from undo.paper import plotting
+from undo.paper import analysis, plotting
 from undo.selection import SweepPoint, retains_enough, select_lr
 
 
@@ -43,10 +43,7 @@ def fmt_lr(lr: float) -> str:
 def _setting_options(results: dict, setting: str) -> dict:
     """Labels (fig3.yaml) and metric direction (from the sweeps' results) of a setting: ``options.settings.<setting>``."""
     opts = {"retain": "retain", "forget": "forget", **(results.get("options") or {}).get("settings", {}).get(setting, {})}
-    if "higher_is_better" not in opts:
-        raise ValueError(f"options.settings.{setting}.higher_is_better is missing: the figure stage adds it from the "
-                         "gathered sweeps")
-    opts.setdefault("ylabel", "accuracy" if opts["higher_is_better"] else "cross-entropy")
+    opts.setdefault("ylabel", "accuracy" if analysis.higher_is_better(opts, setting) else "cross-entropy")
     return opts
 
 
