@@ -99,7 +99,7 @@ def test_a_new_attack_stage_runs_in_a_graph_and_resumes(tmp_path, monkeypatch):
     (tmp_path / "attack.yaml").write_text("stage: noise_attack\nscale: 2.0\nsweep: {seed: [0, 1]}\n")
     store = Store(tmp_path / "artifacts")
     nodes = Graph(store, "smoke").plan([tmp_path / "attack.yaml"])
-    assert [n.name for n in nodes] == ["attack-seed0", "attack-seed1"]
+    assert [n.name for n in nodes] == [f"{tmp_path.name}-attack-seed0", f"{tmp_path.name}-attack-seed1"]
     run_nodes(nodes, device="cpu", scale="smoke", echo=lambda *_: None)
     done = [json.loads((n.artifact.path / "results.json").read_text()) for n in nodes]
     assert all(n.artifact.done for n in nodes) and done[0] != done[1]

@@ -33,12 +33,12 @@ def test_fig5_smoke_end_to_end_then_nothing_to_do(workspace):
     curve = next(iter(lang["runs"][0]["curves"].values()))
     assert {"english_ce", "korean_ce", "retain", "forget"} <= set(curve) and curve["forget"][0] > 1.0
     assert "## Language (Korean CE)" in (workspace / "figures" / "smoke" / "fig5.md").read_text()
-    unlearned = json.loads(next((workspace / "artifacts" / "unlearn").glob("lang-maxent-*/metrics.json")).read_text())
+    unlearned = json.loads(next((workspace / "artifacts" / "unlearn").glob("language-unlearn_maxent-*/metrics.json")).read_text())
     assert unlearned["eval"]["forget"] > unlearned["eval_initial"]["forget"]  # MaxEnt raised the Korean CE
 
     # every artifact carries its resolved config, environment and metrics, and models load with plain transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    distilled = sorted((workspace / "artifacts" / "distill").glob("arith-undo-*"))[0]
+    distilled = sorted((workspace / "artifacts" / "distill").glob("arithmetic-distill_undo-*"))[0]
     for name in ("config.yaml", "meta.json", "metrics.json", "metrics.jsonl", "DONE"):
         assert (distilled / name).is_file(), name
     meta = json.loads((distilled / "meta.json").read_text())

@@ -27,8 +27,8 @@ def test_fig2_smoke_end_to_end_then_report(smoke_workspace):
             assert all(r["results"]["model_stage"] == "distill" for r in runs)
     # the reference student starts from the pretrained reference, the random one from the init stage
     configs = {p.parent.name: p.read_text() for p in (smoke_workspace / "artifacts" / "distill").glob("*/config.yaml")}
-    assert any("oracle-to-reference" in k and "pretrain/" in v for k, v in configs.items())
-    assert any("oracle-to-random" in k and "init/" in v for k, v in configs.items())
+    assert any("distill_oracle_reference" in k and "pretrain/" in v for k, v in configs.items())
+    assert any("distill_oracle_random" in k and "init/" in v for k, v in configs.items())
 
     report = CliRunner().invoke(cli, ["report", "--scale", "smoke"])
     assert report.exit_code == 0, report.output

@@ -40,9 +40,9 @@ def test_fig4_fig10_smoke_end_to_end_then_report(workspace):
     assert sorted(i["tags"]["seed"] for i in distilled) == [0, 1]
     assert set(distilled[0]["results"]["curves"]) and distilled[0]["results"]["model_stage"] == "distill"
     # the student is a random init distilled for as many steps as pretraining (smoke: 40)
-    init = json.loads(next((workspace / "artifacts" / "init").glob("arith-random-init-*/metrics.json")).read_text())
+    init = json.loads(next((workspace / "artifacts" / "init").glob("arithmetic-init-*/metrics.json")).read_text())
     assert init["steps"] == 0 and "forget" in init["eval"]
-    pretrain = json.loads(next((workspace / "artifacts" / "pretrain").glob("arith-reference-*/metrics.json")).read_text())
+    pretrain = json.loads(next((workspace / "artifacts" / "pretrain").glob("arithmetic-pretrain_reference-*/metrics.json")).read_text())
     assert distilled[0]["results"]["model_steps"] == pretrain["steps"] == 40
     assert "Unlearn-and-Distill" in (out / "fig4.md").read_text()
     assert "average over learning rates" in (out / "fig10.md").read_text()
@@ -66,9 +66,10 @@ def test_fig4_full_graph_resolves():
         graph = Graph(Store(Path("/nonexistent-artifacts")), scale)
         labels = {n.name for n in graph.plan([REPO / "reproduce" / "fig4.yaml", REPO / "reproduce" / "fig10.yaml"])}
         for method in ("graddiff", "maxent", "rmu"):
-            assert any(label.startswith(f"arith-relearn-distill_random_{method}-seed") for label in labels), method
-            assert any(label.startswith(f"arith-relearn-select_{method}-seed") for label in labels), method
-        inits = {"lang-random-init", "arith-random-init"}
+            assert any(label.startswith("arithmetic-relearn-distill_random-seed") and label.endswith(f"select_{method}")
+                       for label in labels), method
+            assert any(label.startswith(f"arithmetic-relearn-select_{method}-seed") for label in labels), method
+        inits = {"language-init", "arithmetic-init"}
         # paper: one pipeline; mini and smoke: one student init per pipeline seed (the reference's own init)
         assert inits <= labels if scale == "paper" else {f"{i}-seed0" for i in inits} <= labels
         maxent = str(REPO / "reproduce" / "arithmetic" / "relearn.yaml") + "[model=select_maxent]"

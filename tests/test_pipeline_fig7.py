@@ -64,11 +64,11 @@ def test_fig7_full_graph_resolves():
         nodes = graph.plan([REPO / "reproduce" / "fig7.yaml"])
         models = {"graddiff": "select_graddiff", "maxent": "select_maxent", "rmu": "select_rmu", "sam": "unlearn_sam",
                   "repnoise": "unlearn_repnoise", "undial": "select_undial", "oracle": "pretrain_oracle"}
-        for prefix in ("arith", "lang"):
+        for prefix in ("arithmetic", "language"):
             attacks = [n for n in nodes if n.stage == "relearn" and n.name.startswith(f"{prefix}-")]
             for method, model in models.items():  # the model each attack's config lists, as its tag
                 assert any(n.tags["model"] == model for n in attacks), (scale, prefix, method)
-            undo = [n for n in attacks if n.tags["model"] == "distill_undo_fig7"]
+            undo = [n for n in attacks if n.tags["model"] == "distill_undo_thresholds"]
             assert len(undo) >= 2 and {n.tags["alpha"] for n in undo} == {0.6}, scale
             per_seed = {}
             for n in undo:
@@ -83,6 +83,6 @@ def test_fig7_full_graph_resolves():
     graph = Graph(Store(Path("/nonexistent-artifacts")), "mini")
     for setting in ("language", "arithmetic"):
         fig5 = {n.artifact.dirname for n in graph.resolve(REPO / "reproduce" / setting / "distill_undo.yaml")}
-        fig7 = {n.artifact.dirname for n in graph.resolve(REPO / "reproduce" / setting / "distill_undo_fig7.yaml")
+        fig7 = {n.artifact.dirname for n in graph.resolve(REPO / "reproduce" / setting / "distill_undo_thresholds.yaml")
                 if n.tags["tolerance"] == 0.05}
         assert fig7 and fig7 <= fig5, setting

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from undo.cli import cli
 
-LANG_UNDO = "reproduce/language/relearn_once.yaml[model=distill_undo]"  # the attacks on Figure 5's UNDO students
+LANG_UNDO = "reproduce/language/relearn_one_seed.yaml[model=distill_undo]"  # the attacks on Figure 5's UNDO students
 
 
 def _run(store: str, *extra: str):

@@ -27,10 +27,17 @@ def test_a_swept_reference_tags_instances_by_file_stem_and_keeps_each_models_key
     graph = Graph(Store(configs / "artifacts"), "smoke")
     swept = graph.resolve(configs / "noised.yaml")
     assert [n.tags for n in swept] == [{"model": "init_a"}, {"model": "init_b"}]
-    assert [n.name for n in swept] == ["noised-init_a", "noised-init_b"]
+    # unnamed: the name is the config's directory and file stem, then the tags
+    assert [n.name for n in swept] == [f"{configs.name}-noised-init_a", f"{configs.name}-noised-init_b"]
     for stem, node in zip(("init_a", "init_b"), swept, strict=True):  # same key as a file naming one model
         (configs / f"one_{stem}.yaml").write_text(NOISE.format(model=f"{stem}.yaml"))
         assert graph.resolve(configs / f"one_{stem}.yaml")[0].key == node.key
+
+
+def test_an_explicit_name_wins_over_the_derived_one(configs):
+    (configs / "named.yaml").write_text("name: my-students\n" + (configs / "noised.yaml").read_text())
+    swept = Graph(Store(configs / "artifacts"), "smoke").resolve(configs / "named.yaml")
+    assert [n.name for n in swept] == ["my-students-init_a", "my-students-init_b"]
 
 
 def test_a_selector_picks_instances_by_tag(configs):

@@ -13,7 +13,7 @@ form the dependency graph that :mod:`undo.pipeline` resolves. Three YAML keys ar
   comma sweep together: ``{"options.a,options.b": [[0.1, 1e-4], [0.5, 0.01]]}`` gives two instances, not four.
   A swept upstream reference (``sweep: {model: [select_maxent.yaml, pretrain_oracle.yaml]}``: one file attacks
   several models) tags each instance with the referenced file's stem, and a reference elsewhere picks instances
-  by their tags with a selector: ``relearn.yaml[model=select_maxent]``, ``relearn_once.yaml[model=distill_undo]``.
+  by their tags with a selector: ``relearn.yaml[model=select_maxent]``, ``relearn_one_seed.yaml[model=distill_undo]``.
 
 Every problem is reported as one line ``FILE: KEY: what is wrong`` (:class:`ConfigError`), before
 anything is run or written.

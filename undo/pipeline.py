@@ -111,7 +111,7 @@ class Graph:
         module = get_stage(stage)
         if module is None:
             raise ConfigError(path, "stage", f"unknown stage {stage!r} (one of {', '.join(stage_names())})")
-        name = str(data.pop("name", path.stem))
+        name = str(data.pop("name", f"{path.parent.name}-{path.stem}"))  # e.g. arithmetic-select_maxent
         data.pop("description", None)
         sweep_keys = list(raw.sweep)
         combos = []

@@ -219,17 +219,17 @@ def test_shipped_relearning_data_is_disjoint_from_the_shipped_evaluation(scale):
 
     repo = Path(__file__).resolve().parents[2] / "reproduce" / "arithmetic"
     raw = load_raw(repo / "relearn.yaml", scale)
-    raw.data.pop("stage"), raw.data.pop("name")
+    raw.data.pop("stage"), raw.data.pop("name", None)
     raw.data["model"] = "select_maxent.yaml"  # one of the models the file's sweep lists
     attack_cfg = build(relearn.Config, raw.data, file=raw.path)
     ev = attack_cfg.eval.arithmetic
     data = load_raw(Path(attack_cfg.data), scale).data
-    data.pop("stage"), data.pop("name")
+    data.pop("stage"), data.pop("name", None)
     ds = build(dataset.Config, data, file=attack_cfg.data)
     forget_parts = []
     for part in ds.parts:
         c = load_raw(Path(part.corpus), scale).data
-        c.pop("stage"), c.pop("name")
+        c.pop("stage"), c.pop("name", None)
         cc = build(corpus.Config, c, file=part.corpus)
         if cc.source.kind == "arithmetic":
             forget_parts.append(cc)

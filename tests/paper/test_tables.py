@@ -236,7 +236,7 @@ def test_every_relearning_attack_uses_table4s_settings(setting):
     table4 = configs.node(f"{setting}/relearn.yaml[model=distill_oracle_reference]").cfg
     attacks = [node for p in sorted((REPO / "reproduce" / setting).glob("relearn*.yaml"))
                if load_raw(p).data.get("stage") == "relearn" for node in configs.graph.resolve(p)]
-    assert len({n.tags["model"] for n in attacks}) >= 13  # every attacked config, in relearn.yaml and relearn_once.yaml
+    assert len({n.tags["model"] for n in attacks}) >= 13  # every attacked config, in relearn.yaml and relearn_one_seed.yaml
     for node in attacks:
         assert {k: getattr(node.cfg, k) for k in keys} == {k: getattr(table4, k) for k in keys}, node.name
 

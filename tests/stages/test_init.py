@@ -35,10 +35,10 @@ def test_shipped_init_configs_match_pretraining_architecture():
     for setting in ("arithmetic", "language"):
         for scale in ("paper", "mini", "smoke"):
             raw = load_raw(REPO / "reproduce" / setting / "init.yaml", scale)
-            raw.data.pop("stage"), raw.data.pop("name")
+            raw.data.pop("stage"), raw.data.pop("name", None)
             cfg = build(stage.Config, raw.data, file=raw.path)
             ref = load_raw(REPO / "reproduce" / setting / "pretrain_reference.yaml", scale)
-            ref.data.pop("stage"), ref.data.pop("name")
+            ref.data.pop("stage"), ref.data.pop("name", None)
             pre = build(pretrain.Config, ref.data, file=ref.path)
             assert cfg.model == pre.model and cfg.data == pre.data, (setting, scale)
 
@@ -49,10 +49,11 @@ def test_unlearn_and_distill_runs_as_many_steps_as_pretraining():
     for setting, methods in (("arithmetic", ("graddiff", "maxent", "rmu")), ("language", ("maxent",))):
         for scale in ("paper", "mini", "smoke"):
             ref = load_raw(REPO / "reproduce" / setting / "pretrain_reference.yaml", scale).data["optim"]
-            for method in methods:
-                raw = load_raw(REPO / "reproduce" / setting / f"distill_random_{method}.yaml", scale)
-                raw.data.pop("stage"), raw.data.pop("name")
-                cfg = build(distill.Config, raw.data, file=raw.path)
+            raw = load_raw(REPO / "reproduce" / setting / "distill_random.yaml", scale)
+            assert raw.sweep["teacher"] == ["select_graddiff.yaml", "select_maxent.yaml", "select_rmu.yaml"]
+            for method in methods:  # one instance per teacher: the model its sweep chose
+                data = {**raw.data, "teacher": f"select_{method}.yaml"}
+                data.pop("stage")
+                cfg = build(distill.Config, data, file=raw.path)
                 assert Path(cfg.student).name == "init.yaml" and cfg.stop is None
-                assert Path(cfg.teacher).name == f"select_{method}.yaml"  # the model its sweep chose
                 assert cfg.optim.max_steps == ref["max_steps"], (setting, method, scale)

@@ -75,7 +75,7 @@ def test_offline_corpus_build_from_cached_package(configs):
 
 def test_balanced_tokenizer_and_disjoint_heldout_split(configs):
     nodes = _run(configs, "en_train.yaml", "en_heldout.yaml", "ko_train.yaml", "ko_heldout.yaml")
-    by_name = {n.name: n for n in nodes}
+    by_name = {n.path.stem: n for n in nodes}  # names are <directory>-<stem>
     tok = json.loads((by_name["tok"].artifact.path / "metrics.json").read_text())
     chars = list(tok["training_characters"].values())
     assert len(chars) == 2 and abs(chars[0] - chars[1]) / max(chars) < 0.05  # equal amounts of each language

@@ -108,7 +108,16 @@ def test_lineage_and_no_bracket(upstream, monkeypatch):
 def test_edge_rule_and_strength_directly():
     lower_is_stronger = {1e-4: {"forget": [3.0, 2.5]}, 1e-3: {"forget": [3.0, 2.0]}}  # cross-entropy: lowered
     assert attacks.edge_to_extend(lower_is_stronger, "forget", False, 0.0) == "up"
-    assert attacks.edge_to_extend(lower_is_stronger, "forget", True, 0.0) == "down"
+    raised_most_by_the_lowest = {1e-4: {"forget": [0.1, 0.5]}, 1e-3: {"forget": [0.1, 0.2]}}  # accuracy: raised
+    assert attacks.edge_to_extend(raised_most_by_the_lowest, "forget", True, 0.0) == "down"
+    # an unlearning that removed nothing: every update only lowers the accuracy, the lowest rate least. A lower rate
+    # cannot elicit more than the unattacked model's own value (step 0), so the grid is bracketed from below
+    nothing_removed = {1e-5: {"forget": [0.99, 0.99]}, 1e-4: {"forget": [0.99, 0.74]}, 1e-3: {"forget": [0.99, 0.36]}}
+    assert attacks.edge_to_extend(nothing_removed, "forget", True, 0.01) is None
+    assert attacks.edge_to_extend(lower_is_stronger, "forget", True, 0.0) is None  # the same with falling values
+    barely = {1e-5: {"forget": [0.90, 0.95]}, 1e-4: {"forget": [0.90, 0.80]}}  # +0.05 over the unattacked model
+    assert attacks.edge_to_extend(barely, "forget", True, 0.01) == "down"
+    assert attacks.edge_to_extend(barely, "forget", True, 0.06) is None
     diverged = {1e-4: {"forget": [0.0, 0.5]}, 1e-3: {"forget": [0.0, math.nan]}, 1e-5: {"forget": [0.0, 0.2]}}
     assert attacks.attack_strength(diverged[1e-3], "forget", True) == (-math.inf, -math.inf)
     assert attacks.edge_to_extend(diverged, "forget", True, 0.0) is None  # the diverged top rate is the weakest

@@ -62,8 +62,7 @@ def test_cross_entropy_direction_and_the_least_damaging_fallback(tmp_path):
 def test_every_teacher_is_the_selection_of_its_own_seeds_sweep(scale):
     graph = Graph(Store(Path("/nonexistent-artifacts")), scale)
     for setting in ("language", "arithmetic"):
-        for path, field in (("distill_undo.yaml", "teacher"), ("distill_random_maxent.yaml", "teacher"),
-                            ("distill_random_rmu.yaml", "teacher"), ("relearn.yaml[model=select_graddiff]", "model"),
+        for path, field in (("distill_undo.yaml", "teacher"), ("distill_random.yaml", "teacher"), ("relearn.yaml[model=select_graddiff]", "model"),
                             ("noise.yaml", "model")):
             for node in graph.resolve_ref(str(REPO / "reproduce" / setting / path)):
                 teacher = node.upstream[str(getattr(node.cfg, field))]

@@ -78,14 +78,20 @@ def edge_to_extend(curves: dict[float, dict], measure: str, higher_is_better: bo
     """"up" or "down" when the attacker's best learning rate is the highest or lowest of the grid and beats its
     neighbour by more than ``tolerance`` (in the measure's units) at the last evaluation: a stronger attack may
     lie beyond the grid. None when the best rate is interior (the grid brackets it) or the edge is no better
-    than its neighbour within the tolerance (a flat top: nothing to gain past it)."""
+    than its neighbour within the tolerance (a flat top: nothing to gain past it). Nor is the bottom extended when its
+rate leaves the measure within the tolerance of the unattacked model's (step 0): every update then only costs forget
+performance (an unlearning that removed nothing), and a lower rate moves the model less, toward that same value."""
     lrs = sorted(curves)
     if len(lrs) < 2:
         return "up"
     strength = {lr: attack_strength(curves[lr], measure, higher_is_better) for lr in lrs}
     best = max(lrs, key=lambda lr: (strength[lr], -lr))
+    sign = 1.0 if higher_is_better else -1.0
+    unattacked = sign * float(curves[lrs[0]][measure][0])  # step 0: the model before any update, the same for every rate
     for edge, neighbour, direction in ((lrs[-1], lrs[-2], "up"), (lrs[0], lrs[1], "down")):
         if best == edge and strength[edge][0] > strength[neighbour][0] + tolerance:
+            if direction == "down" and strength[edge][0] <= unattacked + tolerance:
+                return None  # the lowest rate elicited nothing beyond the unattacked model: lower rates cannot either
             return direction
     return None
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -135,6 +136,19 @@ def save(fig, out_base: Path, formats: Sequence[str] = ("png", "pdf")) -> list[P
         meta = {"CreationDate": None} if fmt == "pdf" else None
         paths.append(_atomic_write(target, lambda tmp, fmt=fmt, meta=meta: fig.savefig(tmp, format=fmt, metadata=meta)))
     return paths
+
+
+def finish(fig, out_base: Path, title: str, *, wrap: int | None = None, rect=None) -> list[Path]:
+    """A figure's last step: its title (wrapped at ``wrap`` characters), the layout (within ``rect``, room left
+    for a legend below), then PNG and PDF (:func:`save`). The caller still closes ``fig``."""
+    fig.suptitle(textwrap.fill(title, wrap) if wrap else title, fontsize=9)
+    fig.tight_layout(rect=rect)
+    return save(fig, out_base)
+
+
+def write_texts(out_base: Path, texts: dict[str, str]) -> list[Path]:
+    """Each text beside the figure, by extension (``{".md": markdown}``); returns the paths written."""
+    return [write_text(text, with_ext(out_base, ext)) for ext, text in texts.items()]
 
 
 def write_text(text: str, path: Path) -> Path:

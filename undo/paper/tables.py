@@ -69,7 +69,7 @@ TABLE_CONFIGS: dict[int, dict[str, tuple[str, ...]]] = {
         "Arithmetic Relearning": ("arithmetic/relearn.yaml[model=distill_oracle_reference]",)},
     5: {f"{setting.title()} {label}": (f"{setting}/unlearn_{method}.yaml",)
         for setting in ("language", "arithmetic") for method, label in _METHODS.items()},
-    6: {f"{setting.title()} {label}": (f"{setting}/distill_random_{method}.yaml",)
+    6: {f"{setting.title()} {label}": (f"{setting}/distill_random.yaml[teacher=select_{method}]",)
         for setting in ("language", "arithmetic") for method, label in _METHODS.items()},
 }
 # Tables 7 and 8 gather every stage config under reproduce/<setting>/ that runs this unlearning method.

@@ -35,7 +35,7 @@ COLLAPSE = "over"  # the config field naming the swept tag this stage chooses al
 
 @dataclass(frozen=True, kw_only=True)
 class Config:
-    candidates: Ref = option(doc="the swept unlearning config to choose from (e.g. sweep_maxent.yaml)")
+    candidates: Ref = option(doc="the swept unlearning config to choose from (e.g. unlearn_maxent.yaml)")
     over: str = option("lr", "the swept tag to choose along (sweep: {optim.lr: ...} tags instances with lr)")
     tolerance: float = option(0.10, "retain may move this fraction of its start (App. B.1 rule)", ge=0, lt=1)
     fallback: Literal["least_damaging", "fail"] = option("least_damaging", "when no rate keeps retain")

@@ -16,7 +16,6 @@ Usage (from the repo root)::
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from matplotlib.lines import Line2D  # noqa: E402
@@ -139,13 +138,10 @@ def draw(results: dict, out_base: Path) -> list[Path]:
         title = (f"Figure 2: oracle matching (scale: {results.get('scale', '?')}; {plotting.seeds_text(counts)}); "
                  "relearning bold = attacker's best learning rate per step, dashed = average over learning rates "
                  "(median over seeds, bands min–max)")
-        fig.suptitle(textwrap.fill(title, 150), fontsize=9)
-        fig.tight_layout(rect=(0, 0.07, 1, 1))
-        paths = plotting.save(fig, out_base)
+        paths = plotting.finish(fig, out_base, title, wrap=150, rect=(0, 0.07, 1, 1))
     finally:
         plotting.plt.close(fig)
-    paths.append(plotting.write_text(markdown(results, kl, summary), plotting.with_ext(out_base, ".md")))
-    return paths
+    return paths + plotting.write_texts(out_base, {".md": markdown(results, kl, summary)})
 
 
 if __name__ == "__main__":

@@ -296,14 +296,12 @@ def draw(results: dict, out_base: Path) -> list[Path]:
             plotting.clip_outliers(axes[i])  # a row shares its measure; GradDiff's Korean CE reaches 35 in (a)
         counts = [r["n_seeds"] for s in all_sweeps for r in s["rows"]]
         seeds = (f"{plotting.seeds_text(counts)}: median line, band min–max; " if max(counts) > 1 else "")
-        fig.suptitle(f"Figure 3: unlearning learning-rate sweeps (scale: {results.get('scale', '?')}; {seeds}"
-                     f"thick: lr selected by undo.selection{' for some seed' if max(counts) > 1 else ''})", fontsize=9)
-        fig.tight_layout()
-        paths = plotting.save(fig, out_base)
+        paths = plotting.finish(fig, out_base, f"Figure 3: unlearning learning-rate sweeps (scale: "
+                                f"{results.get('scale', '?')}; {seeds}thick: lr selected by undo.selection"
+                                f"{' for some seed' if max(counts) > 1 else ''})")
     finally:
         plotting.plt.close(fig)
-    paths.append(plotting.write_text(markdown(results, all_sweeps), plotting.with_ext(out_base, ".md")))
-    paths.append(plotting.write_text(latex(results, all_sweeps), plotting.with_ext(out_base, ".tex")))
+    paths += plotting.write_texts(out_base, {".md": markdown(results, all_sweeps), ".tex": latex(results, all_sweeps)})
     return paths
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import textwrap
 from pathlib import Path
 
 from undo.paper import analysis, plotting  # noqa: E402
@@ -121,13 +120,10 @@ def draw(results: dict, out_base: Path, bold: str | None = None) -> list[Path]:
         title = (f"{which}: relearning, bold = {STAT_LABELS[bold]} per step, dashed = "
                  f"{STAT_LABELS['mean' if bold == 'best' else 'best']} (scale: {results.get('scale', '?')}; "
                  f"median over {plotting.seeds_text(_seed_counts(summary))}, bands min–max)")
-        fig.suptitle(textwrap.fill(title, int(width * 16)), fontsize=9)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
-        paths = plotting.save(fig, out_base)
+        paths = plotting.finish(fig, out_base, title, wrap=int(width * 16), rect=(0, 0.05, 1, 1))
     finally:
         plotting.plt.close(fig)
-    paths.append(plotting.write_text(markdown(results, summary, bold), plotting.with_ext(out_base, ".md")))
-    return paths
+    return paths + plotting.write_texts(out_base, {".md": markdown(results, summary, bold)})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -247,8 +247,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
         paths = plotting.save(fig, out_base)
     finally:
         plotting.plt.close(fig)
-    paths.append(plotting.write_text(_markdown(results, summaries), plotting.with_ext(out_base, ".md")))
-    return paths
+    return paths + plotting.write_texts(out_base, {".md": _markdown(results, summaries)})
 
 
 def main(argv: list[str] | None = None) -> None:

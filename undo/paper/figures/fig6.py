@@ -201,14 +201,12 @@ def draw(results: dict, out_base: Path) -> list[Path]:
             _draw_matrix(axes[row][n_alpha], fig, s)
             axes[row][n_alpha].set_title(f"({next(letter)}) {name.capitalize()}: steps to recover", loc="left")
         seeds = sorted({c["n_seeds"] for s in summaries.values() for c in s["cells"]})
-        fig.suptitle(f"Figure 6: effects of α and β (scale: {results.get('scale', '?')}; seeds per cell: "
-                     f"{', '.join(map(str, seeds))}; hatched / ≥cap: step cap reached without the stop rule)",
-                     fontsize=9)
-        fig.tight_layout()
-        paths = plotting.save(fig, out_base)
+        paths = plotting.finish(fig, out_base, f"Figure 6: effects of α and β (scale: {results.get('scale', '?')}; "
+                                f"seeds per cell: {', '.join(map(str, seeds))}; hatched / ≥cap: step cap reached "
+                                "without the stop rule)")
     finally:
         plotting.plt.close(fig)
-    paths.append(plotting.write_text(markdown(results, summaries), plotting.with_ext(out_base, ".md")))
+    paths += plotting.write_texts(out_base, {".md": markdown(results, summaries)})
     return paths
 
 

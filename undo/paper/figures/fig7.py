@@ -21,7 +21,6 @@ Usage (from the repo root)::
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from undo.paper import names, pareto, plotting  # noqa: E402
@@ -156,13 +155,10 @@ def draw(results: dict, out_base: Path) -> list[Path]:
         title = (f"Figure 7: retain vs forget after relearning attacks of increasing strength (scale: "
                  f"{results.get('scale', '?')}; {seeds}forget = attacker's best learning rate per step; ringed = Pareto "
                  "frontier; UNDO: α=0.6, β=0.1, one point per retain threshold)")
-        fig.suptitle(textwrap.fill(title, 170), fontsize=9)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
-        paths = plotting.save(fig, out_base)
+        paths = plotting.finish(fig, out_base, title, wrap=170, rect=(0, 0.05, 1, 1))
     finally:
         plotting.plt.close(fig)
-    paths.append(plotting.write_text(markdown(results, summary, models), plotting.with_ext(out_base, ".md")))
-    return paths
+    return paths + plotting.write_texts(out_base, {".md": markdown(results, summary, models)})
 
 
 if __name__ == "__main__":

@@ -118,13 +118,12 @@ def draw(results: dict, out_base: Path) -> list[Path]:
             axes[row][0].legend(title="teacher", title_fontsize=7)
         counts = _seed_counts(data)
         seeds = f"median over {plotting.seeds_text(counts)}, bands min–max; " if max(counts) > 1 else ""
-        fig.suptitle(f"Figure 9: distillation into a random init (scale: {results.get('scale', '?')}; {seeds}"
-                     f"dashed = the teacher's value{', median over seeds' if seeds else ''})", fontsize=9)
-        fig.tight_layout()
-        paths = plotting.save(fig, out_base)
+        paths = plotting.finish(fig, out_base, f"Figure 9: distillation into a random init (scale: "
+                                f"{results.get('scale', '?')}; {seeds}dashed = the teacher's value"
+                                f"{', median over seeds' if seeds else ''})")
     finally:
         plotting.plt.close(fig)
-    paths.append(plotting.write_text(markdown(results, data), plotting.with_ext(out_base, ".md")))
+    paths += plotting.write_texts(out_base, {".md": markdown(results, data)})
     return paths
 
 
