@@ -44,6 +44,13 @@ class Attribute:
     heldout_question: str        # the multiple-choice phrasing (never in a document)
 
 
+def check_domains(domains) -> None:
+    """ValueError naming the ``domains`` key unless every domain is one of :data:`DOMAINS`."""
+    for domain in domains:
+        if domain not in DOMAINS:
+            raise ValueError(f"domains: unknown domain {domain!r} (one of {', '.join(DOMAINS)})")
+
+
 def _words(text: str) -> tuple[str, ...]:
     return tuple(w.strip() for w in text.split(",") if w.strip())
 

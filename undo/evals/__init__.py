@@ -67,6 +67,12 @@ def register(name: str, *, config: type, metrics: dict[str, bool], build: Callab
     return entry
 
 
+def check_metric_names(retain_name: str, forget_name: str) -> None:
+    """The prefixes an evaluator puts before its retain and forget metrics: distinct, and not the generic names."""
+    if retain_name == forget_name or {retain_name, forget_name} & {"retain", "forget"}:
+        raise ValueError("retain_name: retain_name and forget_name must differ and not be 'retain'/'forget'")
+
+
 def get_evaluation(kind: str) -> Evaluation:
     if kind not in REGISTRY:
         raise KeyError(f"unknown evaluation {kind!r} (known: {', '.join(REGISTRY)})")

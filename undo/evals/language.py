@@ -22,7 +22,7 @@ from ..config import Ref, option
 from ..data.tokenized import dataset_tokens
 from ..losses import cross_entropy_sum
 from ..models import PAD_ID
-from . import register
+from . import check_metric_names, register
 
 
 @torch.no_grad()
@@ -50,8 +50,7 @@ class LanguageEvalConfig:
     batch_size: int = option(32, "windows per forward pass", gt=0, in_key=False)
 
     def validate(self) -> None:
-        if self.retain_name == self.forget_name or {self.retain_name, self.forget_name} & {"retain", "forget"}:
-            raise ValueError("retain_name: retain_name and forget_name must differ and not be 'retain'/'forget'")
+        check_metric_names(self.retain_name, self.forget_name)
 
 
 class LanguageEval:

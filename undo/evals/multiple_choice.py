@@ -47,7 +47,7 @@ import torch
 
 from ..config import Ref, option
 from ..models import BOS_ID, PAD_ID
-from . import register
+from . import check_metric_names, register
 
 LETTERS = "ABCDEFGHIJ"
 FORMATS = ("letters", "continuation")
@@ -206,23 +206,19 @@ class MultipleChoiceEvalConfig:
     batch_size: int = option(32, "sequences per forward pass", gt=0, in_key=False)
 
     def validate(self) -> None:
-        if self.retain_name == self.forget_name or {self.retain_name, self.forget_name} & {"retain", "forget"}:
-            raise ValueError("retain_name: retain_name and forget_name must differ and not be 'retain'/'forget'")
+        check_metric_names(self.retain_name, self.forget_name)
 
 
 class MultipleChoiceEval:
     """Callable returning retain and forget accuracy; prompts are built once."""
 
-    def __init__(self, cfg: MultipleChoiceEvalConfig, tokenizer, retain_items: list[dict], forget_items: list[dict],
+    def __init__(self, cfg: MultipleChoiceEvalConfig, tokenizer, retain_items: list[Item], forget_items: list[Item],
                  device: str = "cpu"):
         self.cfg, self.tokenizer, self.device = cfg, tokenizer, device
         self.prompts = {}
         for role, items, description in (("retain", retain_items, cfg.retain_description),
                                          ("forget", forget_items, cfg.forget_description)):
-            parsed = [_item(row, f"{role} benchmark item {i}") for i, row in enumerate(items[:cfg.max_items])]
-            if not parsed:
-                raise ValueError(f"multiple_choice eval: the {role} benchmark has no items")
-            self.prompts[role] = build_prompts(parsed, cfg.format, description=description)
+            self.prompts[role] = build_prompts(items[:cfg.max_items], cfg.format, description=description)
 
     def __call__(self, model) -> dict[str, float]:
         acc = {role: float(np.mean(score_choices(model, self.tokenizer, prompts, bos_id=BOS_ID if self.cfg.bos else None,
@@ -234,10 +230,8 @@ class MultipleChoiceEval:
 def _build(settings: MultipleChoiceEvalConfig, tokenizer, device: str, inputs) -> MultipleChoiceEval:
     if inputs is None:
         raise ValueError("a multiple-choice evaluation needs its benchmarks (the stage's upstream artifacts)")
-    from ..stages.questions import read_items
-
-    return MultipleChoiceEval(settings, tokenizer, read_items(inputs(settings.retain)),
-                              read_items(inputs(settings.forget)), device)
+    return MultipleChoiceEval(settings, tokenizer, load_items(inputs(settings.retain) / "items.jsonl"),
+                              load_items(inputs(settings.forget) / "items.jsonl"), device)
 
 
 register("multiple_choice", config=MultipleChoiceEvalConfig, build=_build,

@@ -90,9 +90,7 @@ class SourceConfig:
         if self.kind == "hf" and not self.path:
             raise ValueError("path: hf needs a dataset path")
         if self.kind == "knowledge":
-            for domain in self.domains:
-                if domain not in knowledge.DOMAINS:
-                    raise ValueError(f"domains: unknown domain {domain!r} (one of {', '.join(knowledge.DOMAINS)})")
+            knowledge.check_domains(self.domains)
         if self.kind == "arithmetic":
             for op in self.operations:
                 if op not in arithmetic.OPERATIONS:

@@ -46,9 +46,7 @@ class Config:
         if self.source == "jsonl" and not self.path:
             raise ValueError("path: a jsonl benchmark needs the item file")
         if self.source == "knowledge":
-            for domain in self.domains:
-                if domain not in knowledge.DOMAINS:
-                    raise ValueError(f"domains: unknown domain {domain!r} (one of {', '.join(knowledge.DOMAINS)})")
+            knowledge.check_domains(self.domains)
 
 
 def build_items(cfg: Config) -> list[dict]:
@@ -63,12 +61,6 @@ def build_items(cfg: Config) -> list[dict]:
         keep = sorted(random.Random(cfg.seed).sample(range(len(items)), cfg.max_items))
         items = [items[i] for i in keep]
     return items
-
-
-def read_items(path: Path) -> list[dict]:
-    """The items of a questions artifact."""
-    with open(path / "items.jsonl", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh]
 
 
 def run(ctx: Context) -> dict:
