@@ -124,7 +124,7 @@ def smoke_workspace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
     fake_sha = write_fake_konlpy_wheel(tmp_path / "cache", n_files=8, sentences=80)
-    korean = tmp_path / "reproduce" / "language" / "corpus_korean.yaml"
+    korean = tmp_path / "reproduce" / "synthetic" / "language" / "corpus_korean.yaml"
     text = korean.read_text()
     assert KONLPY_WHEEL["sha256"] in text
     korean.write_text(text.replace(KONLPY_WHEEL["sha256"], fake_sha))

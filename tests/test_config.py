@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from undo.cli import cli
-from undo.config import ConfigError, build, load_raw, to_plain
+from undo.config import ConfigError, build, config_files, load_raw, locate, to_plain
 from undo.pipeline import Graph
 from undo.stages import noise as noise_stage
 from undo.store import Store
@@ -68,7 +68,7 @@ def test_base_scales_and_sweep(tmp_path):
     path = write(tmp_path / "n.yaml", "base: base.yaml\nstage: noise\nmodel: up.yaml\nalpha: 0.1\n"
                                       "sweep: {alpha: [0.2, 0.4], seed: [0, 1]}\nscales:\n  mini: {sweep: {seed: [7]}}\n")
     raw = load_raw(path, "smoke")
-    assert raw.data["beta"] == 0.0 and raw.sweep == {"alpha": [0.2, 0.4], "seed": [0, 1]}
+    assert raw.data["beta"] == 0.0 and raw.sweeps == [{"alpha": [0.2, 0.4], "seed": [0, 1]}]
     nodes = Graph(Store(tmp_path / "a"), "mini").resolve(path)
     assert [(n.cfg.alpha, n.cfg.seed, n.cfg.beta) for n in nodes] == [(0.2, 7, 0.3), (0.4, 7, 0.3)]
     assert len({n.key for n in nodes}) == 2
@@ -133,3 +133,64 @@ def test_mapping_of_refs_resolves_keys_and_plain_form(tmp_path):
     view = key_view(cfg, {str(tmp_path / "a.yaml"): "KA", str(tmp_path / "b.yaml"): "KB"})
     assert view["series"] == {"x/a": {"upstream": "KA"}, "x/b": {"upstream": "KB"}}
     assert to_plain(cfg)["series"] == {"x/a": str(tmp_path / "a.yaml"), "x/b": str(tmp_path / "b.yaml")}
+
+
+def test_a_list_of_sweeps_is_the_union_of_their_instances(tmp_path):
+    write(tmp_path / "up.yaml", ROOT)
+    path = write(tmp_path / "n.yaml", "stage: noise\nmodel: up.yaml\nbeta: 0.1\n"
+                                      "sweep:\n  - {alpha: [0.2, 0.4], seed: [0, 1]}\n  - {alpha: [0.4, 0.8], seed: [0]}\n"
+                                      "scales:\n  mini: {sweep: {seed: null}}\n  smoke: {sweep: [{alpha: [0.9]}]}\n")
+
+    def combos(scale):
+        return [(n.cfg.alpha, n.cfg.seed) for n in Graph(Store(tmp_path / scale), scale).resolve(path)]
+
+    assert combos("paper") == [(0.2, 0), (0.2, 1), (0.4, 0), (0.4, 1), (0.8, 0)]  # (0.4, 0) once
+    assert [a for a, _ in combos("mini")] == [0.2, 0.4, 0.8]  # an overlay's mapping edits every group
+    assert [a for a, _ in combos("smoke")] == [0.9]  # an overlay's list replaces the groups
+    bad = write(tmp_path / "bad.yaml", "stage: noise\nmodel: up.yaml\nsweep:\n  - {alpha: [0.2]}\n  - {alpha: 0.4}\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: sweep\[1\].alpha: must be a non-empty list"):
+        load_raw(bad)
+
+
+def test_a_list_of_bases_merges_left_to_right_under_the_file(tmp_path):
+    write(tmp_path / "up.yaml", ROOT)
+    write(tmp_path / "a.yaml", "alpha: 0.1\nbeta: 0.2\nscales:\n  mini: {beta: 0.3}\n")
+    write(tmp_path / "b.yaml", "beta: 0.5\nseed: 7\n")
+    path = write(tmp_path / "n.yaml", "base: [a.yaml, b.yaml]\nstage: noise\nmodel: up.yaml\nseed: 8\n")
+    assert {k: load_raw(path).data[k] for k in ("alpha", "beta", "seed")} == {"alpha": 0.1, "beta": 0.5, "seed": 8}
+    assert load_raw(path, "mini").data["beta"] == 0.3  # a base's overlay still applies
+    with pytest.raises(ConfigError, match=r"n2.yaml: base: file not found: nope.yaml"):
+        load_raw(write(tmp_path / "n2.yaml", "base: [a.yaml, nope.yaml]\nstage: noise\n"))
+
+
+def test_a_setting_directory_reads_its_parents_files_as_its_own(tmp_path):
+    """reproduce/<group>/<setting>/x.yaml falls back to reproduce/<group>/x.yaml, whose references and derived name
+    are then the setting's; a setting's own file shadows the shared one; nothing is inherited from reproduce/."""
+    group = tmp_path / "reproduce" / "group"
+    for setting, alpha in (("one", 0.1), ("two", 0.2)):
+        (group / setting).mkdir(parents=True)
+        write(group / setting / "up.yaml", ROOT)
+        write(group / setting / "settings.yaml", f"alpha: {alpha}\n")
+    write(group / "noised.yaml", "base: settings.yaml\nstage: noise\nmodel: up.yaml\n")
+    write(group / "two" / "noised.yaml", "base: settings.yaml\nstage: noise\nmodel: up.yaml\nbeta: 0.7\n")
+    write(tmp_path / "reproduce" / "top.yaml", ROOT)
+    graph = Graph(Store(tmp_path / "a"), "paper")
+    one, = graph.resolve(group / "one" / "noised.yaml")
+    assert (one.name, one.cfg.alpha, one.cfg.model) == ("one-noised", 0.1, str((group / "one" / "up.yaml").resolve()))
+    two, = graph.resolve(group / "two" / "noised.yaml")
+    assert (two.cfg.alpha, two.cfg.beta) == (0.2, 0.7)  # the setting's own file
+    assert locate(group / "one" / "noised.yaml") == group / "noised.yaml"
+    assert not locate(group / "one" / "top.yaml").is_file()
+    assert [p.name for p in config_files(group / "one")] == ["noised.yaml", "settings.yaml", "up.yaml"]
+    with pytest.raises(ConfigError, match="noised.yaml: base: file not found: settings.yaml"):
+        graph.resolve(group / "noised.yaml")  # a shared file is read through a setting, not on its own
+
+
+def test_tags_a_selector_fixes_stay_behind_the_reference(tmp_path):
+    write(tmp_path / "root.yaml", ROOT)
+    write(tmp_path / "up.yaml", "stage: noise\nmodel: root.yaml\nsweep: {alpha: [0.1, 0.5], seed: [3, 4]}\n")
+    path = write(tmp_path / "down.yaml", "stage: noise\nalpha: 0.2\nsweep: {model: [\"up.yaml[alpha=0.5]\"]}\n")
+    nodes = Graph(Store(tmp_path / "a"), "paper").resolve(path)
+    assert sorted(n.tags["seed"] for n in nodes) == [3, 4]
+    assert all(n.tags == {"model": "up", "seed": n.tags["seed"]} for n in nodes)  # no alpha: the selector fixed it
+    assert all(n.upstream[next(iter(n.upstream))].cfg.alpha == 0.5 for n in nodes)

@@ -56,7 +56,7 @@ def test_fig5_smoke_end_to_end_then_nothing_to_do(workspace):
     redraw = CliRunner().invoke(cli, ["--artifacts-dir", "artifacts", "figure", "reproduce/fig5.yaml", "--scale", "smoke"])
     assert redraw.exit_code == 0, redraw.output
     assert (workspace / "figures" / "smoke" / "fig5.png").stat().st_size > 0
-    wrong = CliRunner().invoke(cli, ["figure", "reproduce/arithmetic/noise.yaml", "--scale", "smoke"])
+    wrong = CliRunner().invoke(cli, ["figure", "reproduce/synthetic/arithmetic/noise.yaml", "--scale", "smoke"])
     assert wrong.exit_code == 2 and "noise.yaml: stage: is not a figure config" in wrong.output
 
 

@@ -47,7 +47,7 @@ def test_fig6_smoke_end_to_end_then_report(workspace):
             steps, cap = inst["summary"]["steps"], inst["summary"]["max_steps"]  # cap: the oracle's steps
             assert 0 <= steps <= cap and cap >= 40  # 0: the noised student already met the rule
             assert inst["summary"]["stop_reached"] or (steps == cap and inst["summary"]["capped"])
-            # the attack's tags are its student's plus the attacked config (relearn_one_seed.yaml lists several)
+            # the attack's tags are its student's plus the attacked config (relearn.yaml lists several)
             twin = next(u for u in undo if {k: v for k, v in u["tags"].items() if k != "model"} == inst["tags"])
             assert twin["results"]["model"] == inst["artifact"] and twin["results"]["model_steps"] == steps
         noised = {(c["alpha"], c["beta"]) for c in (json.loads(p.read_text()) for p in
@@ -79,10 +79,10 @@ def test_fig6_grid_reuses_fig5_settings_and_leaves_fig5_keys_alone(scale):
     # new graph, same fig5 keys: resolving fig6 neither changed nor re-keyed any fig5 stage
     assert fig5_keys == {n.key for n in Graph(Store(Path("/x")), scale).plan([REPO / "reproduce" / "fig5.yaml"])}
     for setting in ("arithmetic", "language"):
-        d = REPO / "reproduce" / setting
+        d = REPO / "reproduce" / "synthetic" / setting
         fig5_distill, grid_distill = graph.resolve(d / "distill_undo.yaml")[0], graph.resolve(d / "distill_undo_alpha_beta.yaml")
-        fig5_relearn = graph.resolve_ref(f"{d}/relearn_one_seed.yaml[model=distill_undo]")[0]
-        grid_relearn = graph.resolve_ref(f"{d}/relearn_one_seed.yaml[model=distill_undo_alpha_beta]")
+        fig5_relearn = graph.resolve_ref(f"{d}/relearn.yaml[model=distill_undo]")[0]
+        grid_relearn = graph.resolve_ref(f"{d}/relearn.yaml[model=distill_undo_alpha_beta]")
         for node in grid_distill:  # distill_undo.yaml's settings (seed: the student's, as in fig5); only the student differs
             assert _plain(node, {"student", "seed"}) == _plain(fig5_distill, {"student", "seed"})
             assert node.cfg.seed == node.tags["seed"]

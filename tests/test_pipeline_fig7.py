@@ -82,7 +82,7 @@ def test_fig7_full_graph_resolves():
     # the strictest Figure 7 student (tolerance 0.05) is Figure 5's alpha = 0.6 student: the same artifact
     graph = Graph(Store(Path("/nonexistent-artifacts")), "mini")
     for setting in ("language", "arithmetic"):
-        fig5 = {n.artifact.dirname for n in graph.resolve(REPO / "reproduce" / setting / "distill_undo.yaml")}
-        fig7 = {n.artifact.dirname for n in graph.resolve(REPO / "reproduce" / setting / "distill_undo_thresholds.yaml")
+        fig5 = {n.artifact.dirname for n in graph.resolve(REPO / "reproduce" / "synthetic" / setting / "distill_undo.yaml")}
+        fig7 = {n.artifact.dirname for n in graph.resolve(REPO / "reproduce" / "synthetic" / setting / "distill_undo_thresholds.yaml")
                 if n.tags["tolerance"] == 0.05}
         assert fig7 and fig7 <= fig5, setting

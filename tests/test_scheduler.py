@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from undo.cli import cli
 
-LANG_UNDO = "reproduce/language/relearn_one_seed.yaml[model=distill_undo]"  # the attacks on Figure 5's UNDO students
+LANG_UNDO = "reproduce/synthetic/language/relearn.yaml[model=distill_undo]"  # the attacks on Figure 5's UNDO students
 
 
 def _run(store: str, *extra: str):
@@ -42,7 +42,7 @@ def test_two_jobs_give_the_same_artifacts_as_one(smoke_workspace):
 
 @pytest.mark.slow
 def test_a_failing_stage_stops_the_run_and_leaves_no_artifact(smoke_workspace):
-    korean = smoke_workspace / "reproduce" / "language" / "corpus_korean.yaml"
+    korean = smoke_workspace / "reproduce" / "synthetic" / "language" / "corpus_korean.yaml"
     text = korean.read_text()
     sha = re.search(r"sha256: ([0-9a-f]{64})", text).group(1)
     korean.write_text(text.replace(sha, "0" * 64))

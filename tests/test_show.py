@@ -8,17 +8,29 @@ import yaml
 from click.testing import CliRunner
 
 from undo.cli import cli
-from undo.config import SCALES
+from undo.config import SCALES, config_files, locate
 from undo.pipeline import Graph, resolved_config_text
 from undo.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
-STAGE_CONFIGS = sorted(p for p in (REPO / "reproduce").rglob("*.yaml")
-                       if "stage" in (yaml.safe_load(p.read_text()) or {}))
+
+
+def _setting_dirs(root: Path) -> list[Path]:
+    """Directories whose files are configs as they stand: all but the shared ones (a directory inside reproduce/
+    with setting subdirectories, e.g. reproduce/synthetic/), whose files are read through each setting."""
+    dirs = [root, *(d for d in root.rglob("*") if d.is_dir())]
+    return [d for d in dirs if d == root or not any(sub.is_dir() for sub in d.iterdir())]
+
+
+STAGE_CONFIGS = sorted(p for d in _setting_dirs(REPO / "reproduce") for p in config_files(d)
+                       if "stage" in (yaml.safe_load(locate(p).read_text()) or {}))
 
 
 def test_the_shipped_configs_are_found():
     assert len(STAGE_CONFIGS) > 50 and REPO / "reproduce" / "fig5.yaml" in STAGE_CONFIGS
+    shared = REPO / "reproduce" / "synthetic" / "select_maxent.yaml"  # read once per setting, never on its own
+    assert shared not in STAGE_CONFIGS
+    assert {REPO / "reproduce" / "synthetic" / s / "select_maxent.yaml" for s in ("language", "arithmetic")} <= set(STAGE_CONFIGS)
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -32,7 +44,7 @@ def test_every_shipped_config_resolves_through_undo_show(scale, tmp_path):
 
 
 def test_show_prints_the_config_yaml_text_and_the_graph_with_status(tmp_path):
-    config = REPO / "reproduce" / "language" / "distill_undo.yaml"
+    config = REPO / "reproduce" / "synthetic" / "language" / "distill_undo.yaml"
     result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path), "show", "--scale", "smoke", str(config)])
     assert result.exit_code == 0, result.output
     nodes = Graph(Store(tmp_path), "smoke").resolve(config)

@@ -8,7 +8,7 @@ Examples::
 
     undo run reproduce/fig5.yaml --scale mini
     undo run reproduce/fig5.yaml --scale mini --dry-run
-    undo distill reproduce/arithmetic/distill_undo.yaml --scale smoke
+    undo distill reproduce/synthetic/arithmetic/distill_undo.yaml --scale smoke
     undo figure reproduce/fig5.yaml --scale mini
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import SCALES, ConfigError, Ref
+from .config import SCALES, ConfigError, Ref, locate
 from .stages import MODULES, summary_line
 
 
@@ -113,7 +113,7 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
 def _config_paths(ctx, param, values):
     """Config files, each optionally with a ``[tag=value,...]`` selector (``relearn.yaml[model=select_maxent]``)."""
     for value in values:
-        if not Ref(str(value)).path.is_file():
+        if not locate(Ref(str(value)).path).is_file():
             raise click.BadParameter(f"{value}: no such config file", ctx=ctx, param=param)
     return tuple(Path(v) for v in values)
 

@@ -4,23 +4,32 @@ A config file names its stage (``stage: distill``), its hyperparameters, and its
 inputs as paths to other config files (``teacher: unlearn_maxent.yaml``); those references
 form the dependency graph that :mod:`undo.pipeline` resolves. Three YAML keys are special:
 
-- ``base: ../common.yaml`` deep-merges another file underneath this one (one level of include
-  per file; bases may themselves have bases).
+- ``base: common.yaml`` deep-merges another file underneath this one; ``base: [common.yaml, model.yaml]`` several,
+  left to right (the shipped configs keep one level: a base has no base of its own).
 - ``scales: {smoke: {...}, mini: {...}}`` holds per-scale overlays, deep-merged on top when that
   scale is selected. The file's own values are the paper's (``paper`` scale).
 - ``sweep: {noise.alpha: [0.2, 0.4], seed: [0, 1, 2]}`` expands the file into one stage instance
   per combination of the listed values; in an overlay, ``seed: null`` removes a swept key. Keys joined by a
   comma sweep together: ``{"options.a,options.b": [[0.1, 1e-4], [0.5, 0.01]]}`` gives two instances, not four.
+  A list of such mappings is the union of their instances (``[{model: [a.yaml], seed: [1, 2]}, {model: [b.yaml]}]``:
+  a.yaml attacked with two seeds, b.yaml once); an overlay's mapping applies to every group, an overlay's list
+  replaces them.
   A swept upstream reference (``sweep: {model: [select_maxent.yaml, pretrain_oracle.yaml]}``: one file attacks
   several models) tags each instance with the referenced file's stem, and a reference elsewhere picks instances
-  by their tags with a selector: ``relearn.yaml[model=select_maxent]``, ``relearn_one_seed.yaml[model=distill_undo]``.
+  by their tags with a selector: ``relearn.yaml[model=select_maxent]``, ``relearn.yaml[model=distill_undo]``.
+
+Under ``reproduce/``, a directory sees its parent directories' config files as its own (up to, not including,
+``reproduce/`` itself; :func:`locate`): ``reproduce/synthetic/select_maxent.yaml`` is also
+``reproduce/synthetic/language/select_maxent.yaml``, read as if it lived there, so its references
+(``candidates: unlearn_maxent.yaml``) and its derived name (``language-select_maxent``) are the language setting's.
+A setting's own file of the same name shadows the shared one.
 
 Every problem is reported as one line ``FILE: KEY: what is wrong`` (:class:`ConfigError`), before
 anything is run or written.
 
 Usage::
 
-    raw = load_raw(Path("reproduce/arithmetic/distill_undo.yaml"), scale="mini")
+    raw = load_raw(Path("reproduce/synthetic/arithmetic/distill_undo.yaml"), scale="mini")
     cfg = build(DistillConfig, raw.data, file=raw.path)
 """
 
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import types
 import typing
 from dataclasses import dataclass
@@ -37,6 +47,7 @@ from typing import Any, Literal
 import yaml
 
 SCALES = ("paper", "mini", "smoke")
+REPRODUCE_DIR = "reproduce"  # the config tree's root directory name: lookup of shared files stops below it
 _SPECIAL_KEYS = ("base", "scales", "sweep")
 
 
@@ -99,7 +110,19 @@ class RawConfig:
 
     path: Path
     data: dict
-    sweep: dict[str, list]
+    sweeps: list[dict[str, list]]  # groups; the instances are the union of each group's combinations
+
+    def combos(self) -> list[dict]:
+        """One ``{dotted key: value}`` per instance: each group's product, in order, without repeats."""
+        out: list[dict] = []
+        for group in self.sweeps:
+            for values in itertools.product(*group.values()):
+                combo: dict = {}
+                for key, value in zip(group, values, strict=True):  # "a,b": [[a1, b1], ...] sweeps a and b together
+                    combo.update(zip(key.split(","), value, strict=True) if "," in key else [(key, value)])
+                if combo not in out:
+                    out.append(combo)
+        return out
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -113,7 +136,57 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def merge_sweeps(under: Any, over: Any) -> Any:
+    """``over``'s sweep on top of ``under``'s: mappings merge (into every group of a list), a list replaces."""
+    if over is None:
+        return copy.deepcopy(under)
+    if isinstance(over, dict) and isinstance(under, dict):
+        return deep_merge(under, over)
+    if isinstance(over, dict) and isinstance(under, list):
+        return [deep_merge(group, over) if isinstance(group, dict) else group for group in under]
+    return copy.deepcopy(over)
+
+
+def _merge_file(under: dict, over: dict) -> dict:
+    """A file's keys on top of its base's (or an overlay on top of a file): ``deep_merge`` but sweeps by ``merge_sweeps``."""
+    merged = deep_merge({k: v for k, v in under.items() if k != "sweep"}, {k: v for k, v in over.items() if k != "sweep"})
+    sweep = merge_sweeps(under.get("sweep"), over.get("sweep"))
+    if sweep is not None:
+        merged["sweep"] = sweep
+    return merged
+
+
+def locate(path: Path | str) -> Path:
+    """The file that a config path names: the path itself, or else the nearest parent directory's file of that name,
+    searching the directories between the path and the enclosing ``reproduce/`` (exclusive). Outside a
+    ``reproduce/`` tree a path names only itself. The path returned may not exist (callers report it)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    shared = []
+    for parent in path.parent.parents:
+        if parent.name == REPRODUCE_DIR:
+            for directory in shared:
+                if (directory / path.name).is_file():
+                    return directory / path.name
+            break
+        shared.append(parent)
+    return path
+
+
+def config_files(directory: Path | str) -> list[Path]:
+    """The config files a directory holds and inherits (:func:`locate`), by the paths they are read at, sorted."""
+    directory = Path(directory)
+    names = {p.name for p in directory.glob("*.yaml")}
+    for parent in directory.parents:
+        if parent.name == REPRODUCE_DIR:
+            break
+        names |= {p.name for p in parent.glob("*.yaml")}
+    return sorted(directory / name for name in names if locate(directory / name).is_file())
+
+
 def _read_yaml(path: Path) -> dict:
+    path = locate(path)
     if not path.is_file():
         raise ConfigError(path, "", "file not found")
     try:
@@ -136,16 +209,20 @@ def _with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if path in seen:
         raise ConfigError(path, "base", "include cycle")
     data = _read_yaml(path)
-    base = data.pop("base", None)
-    if base is None:
+    bases = data.pop("base", None)
+    if bases is None:
         return data
-    if not isinstance(base, str):
-        raise ConfigError(path, "base", "must be a path string")
-    base_path = (path.parent / base).resolve()
-    if not base_path.is_file():
-        raise ConfigError(path, "base", f"file not found: {base}")
-    merged = deep_merge(_with_bases(base_path, seen + (path,)), data)
-    return merged
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not bases or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(path, "base", "must be a path or a list of paths")
+    merged: dict = {}
+    for base in bases:  # left to right, the file's own keys last
+        base_path = (path.parent / base).resolve()
+        if not locate(base_path).is_file():
+            raise ConfigError(path, "base", f"file not found: {base}")
+        merged = _merge_file(merged, _with_bases(base_path, seen + (path,)))
+    return _merge_file(merged, data)
 
 
 def load_raw(path: Path, scale: str = "paper") -> RawConfig:
@@ -160,18 +237,23 @@ def load_raw(path: Path, scale: str = "paper") -> RawConfig:
         if name not in SCALES:
             raise ConfigError(path, f"scales.{name}", f"unknown scale (choose from {', '.join(SCALES)})")
     if scale != "paper" and scales.get(scale):
-        data = deep_merge(data, scales[scale])
+        data = _merge_file(data, scales[scale])
     sweep = data.pop("sweep", None) or {}
-    if not isinstance(sweep, dict):
-        raise ConfigError(path, "sweep", "must map dotted keys to lists of values")
-    sweep = {key: values for key, values in sweep.items() if values is not None}  # `key: null` in an overlay drops it
-    for key, values in sweep.items():
-        if not isinstance(values, list) or not values:
-            raise ConfigError(path, f"sweep.{key}", "must be a non-empty list")
-        width = len(key.split(","))
-        if width > 1 and not all(isinstance(v, list) and len(v) == width for v in values):
-            raise ConfigError(path, f"sweep.{key}", f"a joint sweep of {width} keys takes a list of {width}-value lists")
-    return RawConfig(path=Path(path).resolve(), data=data, sweep=sweep)
+    groups = sweep if isinstance(sweep, list) else [sweep]
+    if not all(isinstance(group, dict) for group in groups) or not groups:
+        raise ConfigError(path, "sweep", "must map dotted keys to lists of values (or be a list of such mappings)")
+    sweeps = []
+    for i, group in enumerate(groups):
+        where = f"sweep[{i}]" if isinstance(sweep, list) else "sweep"
+        group = {key: values for key, values in group.items() if values is not None}  # `key: null` drops it
+        for key, values in group.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(path, f"{where}.{key}", "must be a non-empty list")
+            width = len(key.split(","))
+            if width > 1 and not all(isinstance(v, list) and len(v) == width for v in values):
+                raise ConfigError(path, f"{where}.{key}", f"a joint sweep of {width} keys takes a list of {width}-value lists")
+        sweeps.append(group)
+    return RawConfig(path=Path(path).resolve(), data=data, sweeps=sweeps)
 
 
 def set_dotted(data: dict, dotted: str, value: Any, *, file: Path | str) -> None:
@@ -248,7 +330,7 @@ def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
             raise ConfigError(file, key, f"expected a path to a config file, got {value!r}")
         name, bracket, rest = value.partition("[")
         target = (Path(file).parent / name).resolve()
-        if not target.is_file():
+        if not locate(target).is_file():
             raise ConfigError(file, key, f"upstream config not found: {name}")
         if bracket:
             try:

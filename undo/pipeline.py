@@ -61,6 +61,13 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _unselected(tags: dict, ref: str) -> dict:
+    """An upstream instance's tags as they travel downstream through ``ref``: less those its selector fixes (the
+    ``rho`` of ``unlearn_sam.yaml[rho=0.01]`` is the same for every instance it names, so it tells none apart)."""
+    fixed = Ref(ref).selector
+    return {k: v for k, v in tags.items() if k not in fixed}
+
+
 def _suffix(tags: dict) -> str:
     """An instance's name suffix: ``alpha0.2-seed0``; a swept reference's tag is its file stem alone."""
     return "-".join(v if isinstance(v, str) else f"{k}{_fmt(v)}" for k, v in sorted(tags.items()))
@@ -113,13 +120,7 @@ class Graph:
             raise ConfigError(path, "stage", f"unknown stage {stage!r} (one of {', '.join(stage_names())})")
         name = str(data.pop("name", f"{path.parent.name}-{path.stem}"))  # e.g. arithmetic-select_maxent
         data.pop("description", None)
-        sweep_keys = list(raw.sweep)
-        combos = []
-        for values in itertools.product(*raw.sweep.values()):
-            combo = {}
-            for key, value in zip(sweep_keys, values, strict=True):  # "a,b": [[a1, b1], ...] sweeps a and b together
-                combo.update(zip(key.split(","), value, strict=True) if "," in key else [(key, value)])
-            combos.append(combo)
+        combos = raw.combos()
         nodes: list[Node] = []
         for combo in combos:
             own = copy.deepcopy(data)
@@ -128,8 +129,8 @@ class Graph:
             cfg = build(module.Config, own, file=path)
             refs = list(dict.fromkeys(str(ref) for _, ref in refs_of(cfg)))
             # a swept reference (``sweep: {model: [a.yaml, b.yaml]}``) is tagged by its file's stem
-            own_tags = {_tag_name(k): Path(v).stem if isinstance(v, str) and v.endswith(".yaml") else v
-                         for k, v in combo.items()}
+            own_tags = {_tag_name(k): Ref(v).path.stem if isinstance(v, str) and Ref(v).path.suffix == ".yaml" else v
+                        for k, v in combo.items()}
             if getattr(module, "GATHER", False):
                 upstream = {ref: self.resolve_ref(ref) for ref in refs}
                 field_of = {str(r): f for f, r in refs_of(cfg)}  # name upstreams by field, not by file path
@@ -145,7 +146,8 @@ class Graph:
                 continue
             choices = [self.resolve_ref(ref) for ref in refs]
             for picked in itertools.product(*choices):
-                tags = _join_tags([n.tags for n in picked] + [own_tags])  # an own swept seed pairs with the same seed
+                # an own swept seed pairs with the same seed; tags a reference's selector fixes stay behind it
+                tags = _join_tags([_unselected(n.tags, ref) for ref, n in zip(refs, picked, strict=True)] + [own_tags])
                 if tags is None:
                     continue
                 node_cfg = cfg

@@ -217,7 +217,7 @@ def test_shipped_relearning_data_is_disjoint_from_the_shipped_evaluation(scale):
     from undo.evals.arithmetic import ArithmeticEval
     from undo.stages import corpus, dataset, relearn
 
-    repo = Path(__file__).resolve().parents[2] / "reproduce" / "arithmetic"
+    repo = Path(__file__).resolve().parents[2] / "reproduce" / "synthetic" / "arithmetic"
     raw = load_raw(repo / "relearn.yaml", scale)
     raw.data.pop("stage"), raw.data.pop("name", None)
     raw.data["model"] = "select_maxent.yaml"  # one of the models the file's sweep lists

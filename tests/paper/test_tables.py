@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from undo.config import load_raw, to_plain
+from undo.config import to_plain
 from undo.paper.tables import (
     Configs,
     Table,
@@ -126,9 +126,9 @@ ALIASES = {r"\bEng\b": "English", r"\bKor\b": "Korean", r"\bMult/Div\b": "Mul/Di
 
 # (table, row, column) -> why the kit differs from the paper there on purpose.
 KNOWN_DIFFERENCES = {
-    (5, "Alpha", "Language RMU"): "reproduce/language/unlearn_rmu.yaml sets retain_term: false (forget-only RMU, as "
+    (5, "Alpha", "Language RMU"): "reproduce/synthetic/language/unlearn_rmu.yaml sets retain_term: false (forget-only RMU, as "
                                   "the reference code ran), so Table 5's alpha = 1200 is held but has no effect",
-    (5, "Alpha", "Arithmetic RMU"): "reproduce/arithmetic/unlearn_rmu.yaml sets retain_term: false (forget-only RMU, "
+    (5, "Alpha", "Arithmetic RMU"): "reproduce/synthetic/arithmetic/unlearn_rmu.yaml sets retain_term: false (forget-only RMU, "
                                     "as the reference code ran), so Table 5's alpha = 200 is held but has no effect",
 }
 
@@ -223,8 +223,8 @@ def test_the_codes_grids_are_the_papers():
 @pytest.mark.parametrize("setting", ["language", "arithmetic"])
 def test_both_oracle_matching_students_share_table3s_recipe(setting):
     configs = Configs(REPO)
-    onto_reference = to_plain(configs.node(f"{setting}/distill_oracle_reference.yaml").cfg)
-    onto_random = to_plain(configs.node(f"{setting}/distill_oracle_random.yaml").cfg)
+    onto_reference = to_plain(configs.node(f"synthetic/{setting}/distill_oracle_reference.yaml").cfg)
+    onto_random = to_plain(configs.node(f"synthetic/{setting}/distill_oracle_random.yaml").cfg)
     assert onto_reference.pop("student") != onto_random.pop("student")
     assert onto_reference == onto_random
 
@@ -233,10 +233,9 @@ def test_both_oracle_matching_students_share_table3s_recipe(setting):
 def test_every_relearning_attack_uses_table4s_settings(setting):
     configs = Configs(REPO)
     keys = ("data", "lrs", "steps", "batch_size", "warmup_steps", "eval_every")
-    table4 = configs.node(f"{setting}/relearn.yaml[model=distill_oracle_reference]").cfg
-    attacks = [node for p in sorted((REPO / "reproduce" / setting).glob("relearn*.yaml"))
-               if load_raw(p).data.get("stage") == "relearn" for node in configs.graph.resolve(p)]
-    assert len({n.tags["model"] for n in attacks}) >= 13  # every attacked config, in relearn.yaml and relearn_one_seed.yaml
+    table4 = configs.node(f"synthetic/{setting}/relearn.yaml[model=distill_oracle_reference]").cfg
+    attacks = configs.graph.resolve(REPO / "reproduce" / "synthetic" / setting / "relearn.yaml")
+    assert len({n.tags["model"] for n in attacks}) == 13  # every attacked config
     for node in attacks:
         assert {k: getattr(node.cfg, k) for k in keys} == {k: getattr(table4, k) for k in keys}, node.name
 

@@ -34,10 +34,10 @@ def test_init_saves_the_pretraining_initialisation(tmp_path, byte_tok):
 def test_shipped_init_configs_match_pretraining_architecture():
     for setting in ("arithmetic", "language"):
         for scale in ("paper", "mini", "smoke"):
-            raw = load_raw(REPO / "reproduce" / setting / "init.yaml", scale)
+            raw = load_raw(REPO / "reproduce" / "synthetic" / setting / "init.yaml", scale)
             raw.data.pop("stage"), raw.data.pop("name", None)
             cfg = build(stage.Config, raw.data, file=raw.path)
-            ref = load_raw(REPO / "reproduce" / setting / "pretrain_reference.yaml", scale)
+            ref = load_raw(REPO / "reproduce" / "synthetic" / setting / "pretrain_reference.yaml", scale)
             ref.data.pop("stage"), ref.data.pop("name", None)
             pre = build(pretrain.Config, ref.data, file=ref.path)
             assert cfg.model == pre.model and cfg.data == pre.data, (setting, scale)
@@ -48,9 +48,9 @@ def test_unlearn_and_distill_runs_as_many_steps_as_pretraining():
 
     for setting, methods in (("arithmetic", ("graddiff", "maxent", "rmu")), ("language", ("maxent",))):
         for scale in ("paper", "mini", "smoke"):
-            ref = load_raw(REPO / "reproduce" / setting / "pretrain_reference.yaml", scale).data["optim"]
-            raw = load_raw(REPO / "reproduce" / setting / "distill_random.yaml", scale)
-            assert raw.sweep["teacher"] == ["select_graddiff.yaml", "select_maxent.yaml", "select_rmu.yaml"]
+            ref = load_raw(REPO / "reproduce" / "synthetic" / setting / "pretrain_reference.yaml", scale).data["optim"]
+            raw = load_raw(REPO / "reproduce" / "synthetic" / setting / "distill_random.yaml", scale)
+            assert raw.sweeps[0]["teacher"] == ["select_graddiff.yaml", "select_maxent.yaml", "select_rmu.yaml"]
             for method in methods:  # one instance per teacher: the model its sweep chose
                 data = {**raw.data, "teacher": f"select_{method}.yaml"}
                 data.pop("stage")

@@ -122,9 +122,9 @@ def test_distillation_is_capped_at_another_models_steps_and_flags_an_unmet_stop_
 
 @pytest.mark.parametrize("setting", ["arithmetic", "language"])
 def test_mini_students_are_capped_at_their_own_oracles_length(setting):
-    raw = load_raw(REPO / "reproduce" / setting / "distill_undo.yaml", "mini")
+    raw = load_raw(REPO / "reproduce" / "synthetic" / setting / "distill_undo.yaml", "mini")
     raw.data.pop("stage"), raw.data.pop("name", None)
     cfg = build(distill.Config, raw.data, file=raw.path)
     assert Path(cfg.max_steps_from).name == "pretrain_oracle.yaml"
-    oracle = load_raw(REPO / "reproduce" / setting / "pretrain_oracle.yaml", "mini").data
+    oracle = load_raw(REPO / "reproduce" / "synthetic" / setting / "pretrain_oracle.yaml", "mini").data
     assert Path(oracle["match"]["model"]).name == "pretrain_reference.yaml"

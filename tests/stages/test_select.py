@@ -64,7 +64,7 @@ def test_every_teacher_is_the_selection_of_its_own_seeds_sweep(scale):
     for setting in ("language", "arithmetic"):
         for path, field in (("distill_undo.yaml", "teacher"), ("distill_random.yaml", "teacher"), ("relearn.yaml[model=select_graddiff]", "model"),
                             ("noise.yaml", "model")):
-            for node in graph.resolve_ref(str(REPO / "reproduce" / setting / path)):
+            for node in graph.resolve_ref(str(REPO / "reproduce" / "synthetic" / setting / path)):
                 teacher = node.upstream[str(getattr(node.cfg, field))]
                 assert teacher.stage == "select", (setting, path)
                 sweep = teacher.upstream[str(teacher.cfg.candidates)]

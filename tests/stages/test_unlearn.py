@@ -80,7 +80,7 @@ def test_stage_runs_each_method(upstream, method, tiny_model):
 @pytest.mark.parametrize("name", ["unlearn_maxent.yaml", "unlearn_graddiff.yaml", "unlearn_rmu.yaml"])
 @pytest.mark.parametrize("scale", ["paper", "mini", "smoke"])
 def test_shipped_configs_build(setting, name, scale):
-    raw = load_raw(REPO / "reproduce" / setting / name, scale=scale)
+    raw = load_raw(REPO / "reproduce" / "synthetic" / setting / name, scale=scale)
     data = {k: v for k, v in raw.data.items() if k not in ("stage", "name")}
     cfg = build(stage.Config, data, file=raw.path)
     method = REGISTRY[cfg.method]

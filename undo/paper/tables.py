@@ -45,7 +45,7 @@ from fractions import Fraction
 from functools import reduce
 from pathlib import Path
 
-from ..config import build, load_raw
+from ..config import build, config_files, load_raw
 from ..pipeline import Graph, Node
 from ..store import Store
 from ..unlearn import get_method
@@ -56,23 +56,24 @@ from ..unlearn import get_method
 # read both oracle-matching students (Figure 2 a); the second file only adds its student's name.
 _METHODS = {"graddiff": "GradDiff", "maxent": "MaxEnt", "rmu": "RMU"}
 TABLE_CONFIGS: dict[int, dict[str, tuple[str, ...]]] = {
-    1: {"Language": ("language/pretrain_reference.yaml",),
-        "Arithmetic": ("arithmetic/pretrain_reference.yaml",)},
-    2: {"Language Base": ("language/pretrain_reference.yaml",),
-        "Language Oracle": ("language/pretrain_oracle.yaml",),
-        "Arithmetic Base": ("arithmetic/pretrain_reference.yaml",),
-        "Arithmetic Oracle": ("arithmetic/pretrain_oracle.yaml",)},
-    3: {"Language Distillation": ("language/distill_oracle_reference.yaml", "language/distill_oracle_random.yaml"),
-        "Arithmetic Distillation": ("arithmetic/distill_oracle_reference.yaml",
-                                    "arithmetic/distill_oracle_random.yaml")},
-    4: {"Language Relearning": ("language/relearn.yaml[model=distill_oracle_reference]",),
-        "Arithmetic Relearning": ("arithmetic/relearn.yaml[model=distill_oracle_reference]",)},
-    5: {f"{setting.title()} {label}": (f"{setting}/unlearn_{method}.yaml",)
+    1: {"Language": ("synthetic/language/pretrain_reference.yaml",),
+        "Arithmetic": ("synthetic/arithmetic/pretrain_reference.yaml",)},
+    2: {"Language Base": ("synthetic/language/pretrain_reference.yaml",),
+        "Language Oracle": ("synthetic/language/pretrain_oracle.yaml",),
+        "Arithmetic Base": ("synthetic/arithmetic/pretrain_reference.yaml",),
+        "Arithmetic Oracle": ("synthetic/arithmetic/pretrain_oracle.yaml",)},
+    3: {"Language Distillation": ("synthetic/language/distill_oracle_reference.yaml",
+                                  "synthetic/language/distill_oracle_random.yaml"),
+        "Arithmetic Distillation": ("synthetic/arithmetic/distill_oracle_reference.yaml",
+                                    "synthetic/arithmetic/distill_oracle_random.yaml")},
+    4: {"Language Relearning": ("synthetic/language/relearn.yaml[model=distill_oracle_reference]",),
+        "Arithmetic Relearning": ("synthetic/arithmetic/relearn.yaml[model=distill_oracle_reference]",)},
+    5: {f"{setting.title()} {label}": (f"synthetic/{setting}/unlearn_{method}.yaml",)
         for setting in ("language", "arithmetic") for method, label in _METHODS.items()},
-    6: {f"{setting.title()} {label}": (f"{setting}/distill_random.yaml[teacher=select_{method}]",)
+    6: {f"{setting.title()} {label}": (f"synthetic/{setting}/distill_random.yaml[teacher=select_{method}]",)
         for setting in ("language", "arithmetic") for method, label in _METHODS.items()},
 }
-# Tables 7 and 8 gather every stage config under reproduce/<setting>/ that runs this unlearning method.
+# Tables 7 and 8 gather every stage config of reproduce/synthetic/<setting>/ that runs this unlearning method.
 GRID_METHODS = {7: "repnoise", 8: "sam"}
 SETTINGS = ("language", "arithmetic")
 
@@ -365,9 +366,9 @@ def table6(configs: Configs) -> Table:
 
 
 def _method_configs(configs: Configs, method: str, setting: str) -> list[tuple[str, Node]]:
-    """Every instance of every stage config under reproduce/<setting>/ that unlearns with ``method``."""
+    """Every instance of every stage config of reproduce/synthetic/<setting>/ (its own and the shared ones) that unlearns with ``method``."""
     found = []
-    for path in sorted((configs.reproduce / setting).glob("*.yaml")):
+    for path in config_files(configs.reproduce / "synthetic" / setting):
         if "stage" not in load_raw(path, "paper").data:  # an include such as model.yaml, not a stage
             continue
         found += [(configs.rel(path), n) for n in configs.graph.resolve(path)

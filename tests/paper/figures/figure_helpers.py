@@ -3,8 +3,9 @@
 import importlib
 from pathlib import Path
 
-import yaml
 from matplotlib.offsetbox import AnnotationBbox, TextArea
+
+from undo.config import load_raw
 
 REPO = Path(__file__).resolve().parents[3]
 FIGURES = REPO / "figures"  # the committed outputs, figures/<scale>/
@@ -12,7 +13,7 @@ FIGURES = REPO / "figures"  # the committed outputs, figures/<scale>/
 
 def load_figure(name: str):
     """The module that ``reproduce/<name>.yaml`` draws with (``script:``; Figure 10's is Figure 4's)."""
-    script = yaml.safe_load((REPO / "reproduce" / f"{name}.yaml").read_text())["script"]
+    script = load_raw(REPO / "reproduce" / f"{name}.yaml").data["script"]
     return importlib.import_module(script)
 
 

@@ -101,7 +101,7 @@ def markdown(results: dict, summary: dict, models: dict[str, list[dict]]) -> str
               f"[min–max]; seeds: {plotting.seeds_text(counts)}.", ""]
     if results.get("scale") != "paper":
         lines += [f"At scale {results.get('scale')} the extensive attack is shorter than the paper's 500 steps "
-                  "(reproduce/<setting>/relearn.yaml); the step is in each table's header.", ""]
+                  "(reproduce/synthetic/<setting>/relearn.yaml); the step is in each table's header.", ""]
     for name in plotting.ordered(summary, plotting.SETTING_ORDER):
         s, mine = summary[name], models[name]
         forget_dir, retain_dir = _direction(s)
