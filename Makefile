@@ -26,11 +26,11 @@ DOCKER_TTY := $(shell [ -t 0 ] && echo -it)
 SEC3 := reproduce/fig2.yaml
 SEC4 := reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig9.yaml reproduce/fig10.yaml
 SEC5 := reproduce/fig5.yaml reproduce/fig6.yaml
-SEC6 := reproduce/fig7.yaml
+SEC6 := reproduce/fig7.yaml reproduce/fig8.yaml reproduce/fig11.yaml reproduce/tab13.yaml
 FIGURES := $(SEC3) $(SEC4) $(SEC5) $(SEC6)
 RUN = $(UNDO) run --scale $(SCALE) --jobs $(JOBS)
 
-.PHONY: help setup test lint smoke all sec3 sec4 sec5 sec6 fig2 fig3 fig4 fig5 fig6 fig7 fig9 fig10 figures report lock \
+.PHONY: help setup test lint smoke all sec3 sec4 sec5 sec6 fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 fig10 fig11 tab13 figures report lock \
 	bench bench-mini image tables
 
 help: ## list the targets
@@ -50,7 +50,7 @@ lint: $(VENV)/.lock-sha256 ## ruff on the code, hadolint on the Dockerfile
 smoke: $(VENV)/.lock-sha256 ## every figure's pipeline at smoke scale (seconds per stage)
 	$(UNDO) run $(FIGURES) --scale smoke --jobs $(JOBS)
 
-all: $(VENV)/.lock-sha256 ## Sections 3-6: every figure of the synthetic settings, then the claims report
+all: $(VENV)/.lock-sha256 ## Sections 3-6: every figure (synthetic settings and WMDP), then the claims report
 	$(RUN) $(FIGURES)
 	$(UNDO) report --scale $(SCALE)
 
@@ -63,7 +63,7 @@ sec4: $(VENV)/.lock-sha256 ## Section 4, Unlearn-and-Distill: Figures 3, 4, 9, 1
 sec5: $(VENV)/.lock-sha256 ## Section 5, UNDO: Figures 5 and 6
 	$(RUN) $(SEC5)
 
-sec6: $(VENV)/.lock-sha256 ## Section 6, comparison with robust unlearning methods: Figure 7
+sec6: $(VENV)/.lock-sha256 ## Section 6: robust methods compared (Figure 7) and WMDP (Figures 8, 11, Table 13)
 	$(RUN) $(SEC6)
 
 fig2: $(VENV)/.lock-sha256 ## Figure 2: oracle matching into the reference vs a random init, then relearning
@@ -84,6 +84,15 @@ fig6: $(VENV)/.lock-sha256 ## Figure 6: effects of UNDO's alpha and beta (relear
 fig7: $(VENV)/.lock-sha256 ## Figure 7: retain vs forget after 0, 40 and 500 relearning steps, all methods
 	$(RUN) reproduce/fig7.yaml
 
+fig8: $(VENV)/.lock-sha256 ## Figure 8: relearning WMDP-Bio/Cyber after MaxEnt and RMU, with and without UNDO (8 adversaries)
+	$(RUN) reproduce/fig8.yaml
+
+fig11: $(VENV)/.lock-sha256 ## Figure 11 (App. D.2.7): WMDP forget vs retain after unlearning, a low- and a high-compute attack
+	$(RUN) reproduce/fig11.yaml
+
+tab13: $(VENV)/.lock-sha256 ## Table 13 (App. D.2.7): retain after UNDO's distillation by shrinkage alpha (Markdown + LaTeX)
+	$(RUN) reproduce/tab13.yaml
+
 fig9: $(VENV)/.lock-sha256 ## Figure 9: distillation trends of Unlearn-and-Distill (loss, retain, forget per step)
 	$(RUN) reproduce/fig9.yaml
 
@@ -96,7 +105,7 @@ figures: $(VENV)/.lock-sha256 ## redraw every figure of SCALE from stored result
 report: $(VENV)/.lock-sha256 ## check the paper's claims against stored results -> figures/SCALE/claims.md
 	$(UNDO) report --scale $(SCALE)
 
-tables: $(VENV)/.lock-sha256 ## Tables 1-8 (App. A-D.1): hyperparameters of the paper-scale configs -> figures/tables/
+tables: $(VENV)/.lock-sha256 ## Tables 1-12 (App. A-D.2): hyperparameters of the paper-scale configs -> figures/tables/
 	$(UNDO) tables --out figures/tables
 
 bench: $(VENV)/.lock-sha256 ## tokens/s, MFU, peak memory at 0.1B/0.3B -> docs/benchmarks.md (a GPU)

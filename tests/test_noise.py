@@ -48,3 +48,12 @@ def test_gemma_parameters(tiny_model):
     assert counts["perturbed"] > 0 and counts["shrunk_only"] > 0
     # the tied embedding / lm_head is one tensor and is perturbed once
     assert tiny_model.lm_head.weight.data_ptr() == tiny_model.model.embed_tokens.weight.data_ptr()
+
+
+def test_pure_shrinkage_is_exactly_a_scaled_copy(tiny_model):
+    """beta = 0 (UNDO on WMDP, Section 6; the shrink-perturb adversaries, App. D.2.5): theta <- (1 - alpha) theta, bit
+    for bit, norm scales included."""
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    shrink_perturb(tiny_model, 0.25, 0.0, seed=3)
+    for name, value in tiny_model.state_dict().items():
+        assert torch.equal(value, (1 - 0.25) * before[name]), name

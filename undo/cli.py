@@ -256,7 +256,7 @@ def report(scale):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("figures/tables"),
               show_default=True, help="Directory for tables.md and tables.tex.")
 def tables(out):
-    """Tables 1-8 (App. A-D.1): the hyperparameters of the paper-scale configs, as Markdown and LaTeX.
+    """Tables 1-12 (App. A-D.2): the hyperparameters of the paper-scale configs, as Markdown and LaTeX.
 
     Reads reproduce/ under the current directory at scale paper; runs nothing.
     """

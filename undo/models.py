@@ -6,14 +6,20 @@ sliding window 4096, rope theta 1e4). Everything is built through ``transformers
 ``Gemma2ForCausalLM`` so every saved model loads with plain ``AutoModelForCausalLM``.
 Eager attention is the reference path: ``sdpa`` drops Gemma-2's attention softcap.
 
+Section 6 starts from a published model instead (``google/gemma-2-2b``, gated on the hub):
+:func:`load_pretrained` loads one, pinned by revision, in fp32 with eager attention, and fails within seconds,
+before any download, when a gated hub model cannot be fetched (no token, unreachable hub).
+
 Usage::
 
     model = build_model(ModelConfig(hidden_size=64, ...), vocab_size=1024, seed=0)
     save_model(model, tokenizer, out_dir);  model = load_model(out_dir)
+    model, tokenizer = load_pretrained("google/gemma-2-2b", revision="<commit>")
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,3 +108,104 @@ def save_model(model, tokenizer, path: Path) -> None:
 
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+# ----------------------------------------------------------------------------- published models (Section 6)
+
+class PretrainedError(RuntimeError):
+    """A published model could not be loaded; the one-line message says why and what to do."""
+
+
+def _env_true(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def is_hub_id(name: str) -> bool:
+    """``google/gemma-2-2b``: one slash, no path prefix, and no such local path."""
+    return name.count("/") == 1 and not name.startswith(("/", ".", "~")) and not Path(name).expanduser().exists()
+
+
+def check_pretrained_access(name_or_path: str, *, gated: bool = True) -> bool:
+    """Whether ``name_or_path`` is a local directory; for a hub id, what can be checked before any download.
+
+    Without ``HF_HUB_OFFLINE`` (with it, the Hugging Face cache answers), a gated hub model (``gated``) needs a
+    token, ``HF_TOKEN`` or a cached login (``huggingface_hub.get_token()``), and the hub must answer within
+    seconds (:func:`undo.data.hub.check_hub_reachable`); otherwise one-line :class:`PretrainedError` /
+    :class:`undo.data.errors.SourceError`.
+    """
+    name = str(name_or_path)
+    local = Path(name).expanduser()
+    if local.is_dir():
+        return True
+    if not is_hub_id(name):
+        raise PretrainedError(f"{name}: no such model directory, and not a hub id like 'org/name'")
+    if _env_true("HF_HUB_OFFLINE"):
+        return False
+    if gated:
+        from huggingface_hub import get_token
+
+        if not (os.environ.get("HF_TOKEN") or get_token()):
+            raise PretrainedError(f"{name}: gated model: accept its licence on huggingface.co and set HF_TOKEN "
+                                  "(see README, 'Paper scale')")
+    from .data.hub import check_hub_reachable
+
+    check_hub_reachable(f"model {name}", offline_variables=("HF_HUB_OFFLINE",))
+    return False
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def load_pretrained_tokenizer(name_or_path: str, revision: str | None = None):
+    """The tokenizer of a published model at ``revision``; without one, :func:`undo.tokenizer.load_tokenizer`
+    (a directory or a hub id). A revision pins only a hub id; every failure is one ``TokenizerError`` line."""
+    from .tokenizer import TokenizerError, load_tokenizer
+
+    name = str(name_or_path)
+    if revision is None:
+        return load_tokenizer(name)
+    if not is_hub_id(name):
+        raise TokenizerError(f"tokenizer {name!r}: a revision ({revision}) pins a hub id like 'org/name', not a "
+                             "local path; remove revision or give the hub id")
+    if not _env_true("HF_HUB_OFFLINE"):
+        from .data.errors import SourceError
+        from .data.hub import check_hub_reachable
+
+        try:
+            check_hub_reachable(f"tokenizer {name}", offline_variables=("HF_HUB_OFFLINE",))
+        except SourceError as err:
+            raise TokenizerError(str(err)) from None
+    try:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(name, revision=revision)
+    except (OSError, ValueError) as err:
+        raise TokenizerError(f"could not load tokenizer {name!r} at revision {revision}: {_first_line(err)}") from None
+    tok.padding_side = "left"
+    return tok
+
+
+def load_pretrained(name_or_path: str, revision: str | None = None, device: str = "cpu", *, gated: bool = True):
+    """``(model, tokenizer)`` of a published model (a hub id at ``revision``, or a ``save_pretrained`` directory),
+    in fp32 with eager attention, as the kit's own models load (:func:`load_model`).
+
+    The access checks of :func:`check_pretrained_access` run first, so a missing token or hub fails in seconds;
+    a failed load is one :class:`PretrainedError` line."""
+    from transformers import AutoModelForCausalLM
+
+    name = str(name_or_path)
+    local = check_pretrained_access(name, gated=gated)
+    if local and revision is not None:
+        raise PretrainedError(f"{name}: a local directory has no revisions; remove revision or give a hub id")
+    source = str(Path(name).expanduser()) if local else name
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, revision=revision, attn_implementation="eager",
+                                                     dtype=torch.float32)
+    except (OSError, ValueError) as err:
+        at = "" if revision is None else f" at revision {revision}"
+        hint = ("; with HF_HUB_OFFLINE=1 it must already be in the Hugging Face cache (download it on a machine with "
+                "hub access: huggingface-cli download)" if not local and _env_true("HF_HUB_OFFLINE") else "")
+        raise PretrainedError(f"could not load model {name!r}{at}: {_first_line(err)}{hint}") from None
+    tokenizer = load_pretrained_tokenizer(source, None if local else revision)
+    return model.to(device), tokenizer

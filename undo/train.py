@@ -145,6 +145,7 @@ def train(
     schedule_steps: int | None = None,
     eval_from: int = 0,
     history: list[dict] | None = None,
+    eval_at: frozenset[int] = frozenset(),
 ) -> TrainResult:
     """Run ``total_steps`` optimizer steps (fewer if ``should_stop`` says so after an evaluation).
 
@@ -156,7 +157,8 @@ def train(
     ``.grad`` and returns (mean loss, logs); clipping and the optimizer step stay here.
     ``schedule_steps`` (default ``total_steps``) is the length of the warmup + cosine schedule; steps past it
     run at the schedule's final rate. Evaluations happen only from step ``eval_from`` on. ``history``, if
-    given, is filled in place, so a caller still has the rows logged before an exception.
+    given, is filled in place, so a caller still has the rows logged before an exception. ``eval_at`` adds
+    evaluations (and loss logs) at those steps, e.g. a relearning attack's sparse steps 10, 25, 50, 150, 500 (App. E).
     """
     start_time = time.time()
     torch.manual_seed(seed)
@@ -213,12 +215,12 @@ def train(
         tokens += tokens_per_micro * cfg.grad_accum
         if not math.isfinite(loss_sum):
             raise FloatingPointError(f"[{desc}] loss is {loss_sum} at step {step}")
-        if step % log_every == 0 or step == total_steps:
+        if step % log_every == 0 or step == total_steps or step in eval_at:
             history.append({"step": step, "train/loss": loss_sum, "train/lr": lr,
                             **{f"train/{k}": v for k, v in logs.items()}})
         bar.set_postfix(loss=f"{loss_sum:.4f}", refresh=False)
         bar.update(1)
-        if eval_every and (step % eval_every == 0 or step == total_steps):
+        if (eval_every and (step % eval_every == 0 or step == total_steps)) or step in eval_at:
             stopped = evaluate(step)
         elif step == total_steps and eval_fn is not None:
             stopped = evaluate(step)

@@ -180,3 +180,70 @@ def test_shard_cache_rejects_a_non_text_column(tmp_path):
     path.write_text('{"text": 3}\n{"text": 4}\n')
     with pytest.raises(SourceError, match="not text"):
         cache_hf_documents("json", data_files=str(path), n_documents=2, cache_dir=tmp_path / "c")
+
+
+# --------------------------------------------------------------------------------------------------
+# Revisions, templates and whole rows
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def load_calls(monkeypatch):
+    """(args, kwargs) of every ``datasets.load_dataset`` call; the real loader still runs."""
+    import datasets
+
+    calls, load = [], datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: calls.append((a, k)) or load(*a, **k))
+    return calls
+
+
+def test_revision_reaches_load_dataset(tmp_path, hf_offline, load_calls):
+    data = _jsonl(tmp_path / "docs.jsonl", ROWS)
+    assert hf_documents("json", data_files=str(data), n_documents=2, revision="0123abcd") == [r["text"] for r in ROWS[:2]]
+    hf_documents("json", data_files=str(data), n_documents=2)
+    assert [k["revision"] for _, k in load_calls] == ["0123abcd", None]
+
+
+def test_the_cache_keys_revision_and_template_only_when_given(tmp_path, load_calls):
+    import hashlib
+
+    data = _rows(tmp_path / "rows.jsonl", 12)
+    plain = cache_hf_documents("json", data_files=str(data), n_documents=5, cache_dir=tmp_path / "c")
+    legacy = {"path": "json", "name": None, "split": "train", "text_field": "text", "data_files": [str(data)],
+              "n_documents": 5, "shard_documents": 100_000}  # the spec before revisions existed: its cache stays valid
+    assert plain.directory.name.endswith(hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:16])
+    pinned = cache_hf_documents("json", data_files=str(data), n_documents=5, cache_dir=tmp_path / "c", revision="v1")
+    assert pinned.directory != plain.directory and load_calls[-1][1]["revision"] == "v1"
+    assert json.loads((pinned.directory / "progress.json").read_text())["spec"]["revision"] == "v1"
+
+
+def test_a_template_joins_text_columns_and_skips_rows_missing_one(tmp_path, hf_offline):
+    rows = [{"instruction": "Say hi.", "response": "Hi."}, {"instruction": "Say bye.", "response": None},
+            {"instruction": "Count.", "response": "  "}, {"instruction": "Name a river.", "response": "The Nile."}]
+    data = _jsonl(tmp_path / "magpie.jsonl", rows)
+    docs = hf_documents("json", data_files=str(data), n_documents=10, text_template="User: {instruction}\n{response}")
+    assert docs == ["User: Say hi.\nHi.", "User: Name a river.\nThe Nile."]
+    with pytest.raises(SourceError, match=r"no column 'reply' .* set text_template"):
+        hf_documents("json", data_files=str(data), n_documents=1, text_template="{instruction} {reply}")
+    bad = _jsonl(tmp_path / "bad.jsonl", [{"instruction": "x", "response": 3}])
+    with pytest.raises(SourceError, match="holds int, not text"):
+        hf_documents("json", data_files=str(bad), n_documents=1, text_template="{instruction} {response}")
+
+
+@pytest.mark.parametrize("template, message", [
+    ("plain text", "reads no column"), ("{a!r}", "must name a column"), ("{a:>9}", "must name a column"),
+    ("{0}", "must name a column"), ("{}", "must name a column"), ("{a", "malformed template"),
+])
+def test_template_fields_refuses_what_is_not_a_column(template, message):
+    with pytest.raises(ValueError, match=f"^text_template: .*{message}"):
+        hub.template_fields(template)
+    assert hub.template_fields("{instruction}\n\n{response}{instruction}") == ("instruction", "response")
+
+
+def test_hf_rows_gives_whole_rows_of_a_split(tmp_path, hf_offline, load_calls):
+    test = _jsonl(tmp_path / "test.jsonl", [{"question": "q1", "choices": ["a", "b"], "answer": 1}])
+    dev = _jsonl(tmp_path / "dev.jsonl", [{"question": "q0", "choices": ["c", "d"], "answer": 0}])
+    files = {"test": [str(test)], "dev": [str(dev)]}
+    assert list(hub.hf_rows("json", split="dev", data_files=files, revision="r1")) == [
+        {"question": "q0", "choices": ["c", "d"], "answer": 0}]
+    assert load_calls[-1][1]["revision"] == "r1" and load_calls[-1][1]["streaming"]  # local files: streamed

@@ -29,7 +29,8 @@ def write(path, rows):
 
 def test_items_load_and_bad_lines_are_named_by_number(tmp_path):
     items = load_items(write(tmp_path / "ok.jsonl", ITEMS))
-    assert items[0] == Item("Which organelle makes ATP?", ("Nucleus", "Mitochondrion", "Ribosome", "Golgi"), 1)
+    assert items[0] == Item("Which organelle makes ATP?", ("Nucleus", "Mitochondrion", "Ribosome", "Golgi"), 1, "biology")
+    assert items[1].subject is None
     cases = [({"question": "q", "choices": ["a", "b"]}, r"bad.jsonl:2: missing key 'answer'"),
              ({"question": "q", "choices": ["a", "b"], "answer": 2}, r"bad.jsonl:2: answer must be the index"),
              ({"question": "q", "choices": ["a"], "answer": 0}, r"bad.jsonl:2: choices must be a list of at least two"),
@@ -130,3 +131,20 @@ def test_a_bad_benchmark_file_is_one_line_naming_the_line_and_writes_nothing(tmp
                                       "--scale", "smoke"])
     assert result.exit_code != 0 and "items.jsonl:2: answer must be the index of a choice (0-1), got 5" in result.output
     assert not list((tmp_path / "artifacts").glob("questions/*/DONE"))
+
+
+def test_retain_prompts_take_their_subjects_description_and_first_shots():
+    """The harness's MMLU (App. D.2.1): "... about {subject}." then the subject's first five dev examples."""
+    from undo.evals.multiple_choice import Item, subject_prompts
+
+    items = [Item("Q1?", ("a", "b"), 0, "high_school_biology"), Item("Q2?", ("c", "d"), 1, "virology")]
+    shots = [Item(f"S{i}?", ("x", "y"), i % 2, s) for s in ("virology", "high_school_biology") for i in range(3)]
+    described = "The following are multiple choice questions (with answers) about {subject}.\n\n"
+    prompts = subject_prompts(items, "letters", described, shots, 2)
+    first = build_prompts([items[0]], "letters", shots=shots[3:5],
+                          description="The following are multiple choice questions (with answers) about high school "
+                                      "biology.\n\n")
+    assert prompts[0] == first[0]
+    assert prompts[1].context.count("Answer:") == 3 and "about virology." in prompts[1].context
+    with pytest.raises(ValueError, match="retain_shots"):
+        subject_prompts(items, "letters", described, shots, 4)

@@ -298,8 +298,8 @@ def _assert_valid_latex(tex: str, tables: int):
 def test_generated_tables_write_as_markdown_and_latex(tables):
     generated = [tables[n] for n in sorted(tables)]
     markdown = to_markdown(generated)
-    assert [int(n) for n in re.findall(r"^## Table (\d+):", markdown, re.M)] == list(range(1, 9))
-    _assert_valid_latex(to_latex(generated), tables=8)
+    assert [int(n) for n in re.findall(r"^## Table (\d+):", markdown, re.M)] == list(range(1, 13))
+    _assert_valid_latex(to_latex(generated), tables=12)
 
 
 def test_cli_writes_tables(tmp_path, monkeypatch):
@@ -310,4 +310,26 @@ def test_cli_writes_tables(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     markdown = (tmp_path / "tables" / "tables.md").read_text(encoding="utf-8")
     assert "## Table 1: Model Architecture Parameters" in markdown and "## Table 8:" in markdown
-    assert (tmp_path / "tables" / "tables.tex").read_text(encoding="utf-8").count(r"\begin{tabular}") == 8
+    assert (tmp_path / "tables" / "tables.tex").read_text(encoding="utf-8").count(r"\begin{tabular}") == 12
+
+
+def test_wmdp_tables_9_to_12_hold_the_papers_values():
+    """Tables 9-12 (App. D.2) cell by cell against the paper."""
+    from undo.paper.tables import all_tables
+
+    tables = {t.number: t for t in all_tables(REPO)}
+    t9 = tables[9]
+    for column in ("Bio MaxEnt", "Bio RMU", "Cyber MaxEnt", "Cyber RMU"):
+        assert [t9.cell(r, column) for r in ("Batch size", "Sequence length", "Steps", "Learning rate", "Weight decay",
+                                             "Warmup steps")] == ["40", "256", "90", "Fixed (no scheduler)", "0", "0"]
+    assert [t9.cell(r, "Bio RMU") for r in ("c value", "RMU layers", "RMU end layer")] == ["80", "10–15", "15"]
+    assert [r[2] for r in tables[10].rows] == ["alpha = 0.5, lr = 5e-5", "alpha = 0.3, lr = 2e-5",
+                                               "alpha = 0.5, lr = 2e-5", "alpha = 0.2, lr = 2e-5"]
+    assert tables[10].missing  # the Medium and Worst points are not configured
+    t11 = dict(tables[11].rows)
+    assert t11['HuggingFaceFW/fineweb-edu (subset_name="sample-10BT")'] == "0.35" and t11["Total"] == "1"
+    assert sorted(float(v) for k, v in t11.items() if k.startswith("Magpie-Align/")) == [0.04] * 6 + [0.05]
+    t12 = {r[0]: r[1:] for r in tables[12].rows}
+    assert t12["forget/retain-qa-long"] == ("2", "long", "1024", "no")
+    assert t12["sp-wiki-qa-long"] == ("3", "long", "1024", "yes (alpha = 0.05)")
+    assert len(t12) == 8

@@ -1,8 +1,10 @@
-"""Stage ``init``: the Unlearn-and-Distill student is pretraining's own initialiser, untrained; shipped configs."""
+"""Stage ``init``: the Unlearn-and-Distill student is pretraining's own initialiser, untrained; shipped configs; a
+published pretrained model (Section 6) stored as a built model is, pinned by revision, gated models refused early."""
 
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from undo.config import Ref, build, load_raw
@@ -57,3 +59,183 @@ def test_unlearn_and_distill_runs_as_many_steps_as_pretraining():
                 cfg = build(distill.Config, data, file=raw.path)
                 assert Path(cfg.student).name == "init.yaml" and cfg.stop is None
                 assert cfg.optim.max_steps == ref["max_steps"], (setting, method, scale)
+
+
+# --------------------------------------------------------------------------------------------------
+# pretrained: a published model as the stage's output (Section 6: google/gemma-2-2b)
+# --------------------------------------------------------------------------------------------------
+
+GATED = "google/gemma-2-2b: gated model: accept its licence on huggingface.co and set HF_TOKEN (see README, 'Paper scale')"
+
+
+def _cli(tmp_path, config):
+    from click.testing import CliRunner
+
+    from undo.cli import cli
+
+    result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "artifacts"), "run", str(tmp_path / config),
+                                      "--scale", "smoke"])
+    return result.exit_code, [line for line in result.output.splitlines() if line.strip() and not line.startswith(("[", " "))
+                              and "stage instances" not in line]
+
+
+def _nothing_stored(tmp_path) -> bool:
+    store = tmp_path / "artifacts"
+    return not any(store.rglob("DONE")) and not any(p.is_dir() for p in store.glob("*/.partial/*"))
+
+
+def _published(tmp_path, byte_tok) -> Path:
+    """A tiny Gemma-2 and its tokenizer saved as a published model is (save_pretrained)."""
+    from undo.models import save_model
+
+    model = build_model(TINY, len(byte_tok), seed=11)
+    save_model(model, byte_tok, tmp_path / "published")
+    return tmp_path / "published"
+
+
+def test_pretrained_from_a_local_directory_is_stored_like_a_built_model(tmp_path, byte_tok):
+    import json
+
+    from undo.config import key_view
+    from undo.pipeline import Graph, run_nodes
+    from undo.stages.common import artifact_tokenizer
+    from undo.store import Store
+
+    published = _published(tmp_path, byte_tok)
+    (tmp_path / "base.yaml").write_text(f"stage: init\npretrained: {{name_or_path: {published}}}\n")
+    (node,) = Graph(Store(tmp_path / "artifacts"), "smoke").plan([tmp_path / "base.yaml"])
+    run_nodes([node], device="cpu", scale="smoke", echo=lambda *_: None)
+    saved = load_model(node.artifact.path / "model")  # what every downstream stage does
+    original = build_model(TINY, len(byte_tok), seed=11)
+    for (name, a), (_, b) in zip(saved.state_dict().items(), original.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert saved.config._attn_implementation == "eager" and saved.dtype == torch.float32
+    tok = artifact_tokenizer(node.artifact.path)
+    assert tok("Question: x")["input_ids"] == byte_tok("Question: x")["input_ids"]
+    metrics = json.loads((node.artifact.path / "metrics.json").read_text())
+    assert metrics["steps"] == 0 and metrics["parameters"] == sum(p.numel() for p in original.parameters())
+    assert metrics["pretrained"]["name_or_path"] == str(published) and metrics["pretrained"]["revision"] is None
+    assert key_view(node.cfg, {})["pretrained"] == {"name_or_path": str(published), "revision": None}
+
+
+def test_a_random_init_keeps_its_key(tmp_path):
+    from undo.config import key_view
+
+    cfg = stage.Config(data=Ref("d.yaml"), model=TINY, seed=7)
+    assert list(key_view(cfg, {"d.yaml": "k"})) == ["data", "model", "seed", "eval"]  # no pretrained: not re-keyed
+
+
+@pytest.mark.parametrize("config, key, message", [
+    ("seed: 1\n", "data", "a random init needs the dataset whose tokenizer fixes its vocabulary (or set pretrained)"),
+    ("data: d.yaml\n", "model", "a random init needs its architecture (or set pretrained)"),
+    ("pretrained: {name_or_path: google/gemma-2-2b}\nmodel: {hidden_size: 32}\n", "model",
+     "a pretrained model brings its own architecture; remove model"),
+    ("pretrained: {name_or_path: google/gemma-2-2b}\ndata: d.yaml\n", "data",
+     "a pretrained model brings its own tokenizer; remove data"),
+    ("pretrained: {revision: abc}\n", "pretrained.name_or_path", "required key is missing"),
+])
+def test_init_settings_are_one_line_naming_the_key(tmp_path, config, key, message):
+    from undo.config import ConfigError
+    from undo.pipeline import Graph
+    from undo.store import Store
+
+    (tmp_path / "d.yaml").write_text("stage: tokenizer\nkind: bytes\n")
+    (tmp_path / "i.yaml").write_text("stage: init\n" + config)
+    with pytest.raises(ConfigError) as err:
+        Graph(Store(tmp_path / "artifacts"), "smoke").resolve(tmp_path / "i.yaml")
+    assert str(err.value) == f"{tmp_path / 'i.yaml'}: {key}: {message}"
+
+
+@pytest.fixture
+def no_download(monkeypatch):
+    """Loading from the hub fails the test: the checks must come first."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", forbidden)
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", forbidden)
+
+
+@pytest.fixture
+def online_without_token(monkeypatch, no_download):
+    import huggingface_hub
+
+    for var in ("HF_HUB_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)  # no cached login either
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a hub probe would be refused at once
+
+
+def test_a_gated_model_without_a_token_fails_in_seconds_before_any_download(tmp_path, online_without_token,
+                                                                             monkeypatch):
+    import time
+
+    from undo.data import hub
+
+    monkeypatch.setattr(hub, "check_hub_reachable", lambda *a, **k: pytest.fail("the token is checked first"))
+    (tmp_path / "base.yaml").write_text("stage: init\npretrained: {name_or_path: google/gemma-2-2b, revision: abc}\n")
+    start = time.perf_counter()
+    code, out = _cli(tmp_path, "base.yaml")
+    assert time.perf_counter() - start < 30  # hang guard, not a speed target
+    assert code == 2 and out == [f"error: {GATED}"]
+    assert _nothing_stored(tmp_path)
+
+
+def test_with_a_token_the_next_check_is_the_hub(tmp_path, online_without_token, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
+    (tmp_path / "base.yaml").write_text("stage: init\npretrained: {name_or_path: google/gemma-2-2b}\n")
+    code, out = _cli(tmp_path, "base.yaml")
+    assert code == 2 and len(out) == 1 and "model google/gemma-2-2b: cannot reach the Hugging Face hub" in out[0]
+    assert _nothing_stored(tmp_path)
+    (tmp_path / "open.yaml").write_text("stage: init\npretrained: {name_or_path: org/open-model, gated: false}\n")
+    monkeypatch.delenv("HF_TOKEN")
+    code, out = _cli(tmp_path, "open.yaml")  # not gated: no token needed, the hub probe answers
+    assert code == 2 and len(out) == 1 and "cannot reach the Hugging Face hub" in out[0]
+
+
+def test_offline_a_hub_model_loads_from_the_cache_at_its_revision(tmp_path, byte_tok, monkeypatch):
+    import huggingface_hub
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the cache answers: no token needed
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    calls = []
+
+    def model(name, **kwargs):
+        calls.append(("model", name, kwargs))
+        return build_model(TINY, len(byte_tok), seed=5)
+
+    def tokenizer(name, **kwargs):
+        calls.append(("tokenizer", name, kwargs))
+        return byte_tok
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", model)
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", tokenizer)
+    (tmp_path / "base.yaml").write_text("stage: init\npretrained: {name_or_path: google/gemma-2-2b, revision: 0123abcd}\n")
+    code, out = _cli(tmp_path, "base.yaml")
+    assert code == 0 and out == []
+    assert calls == [("model", "google/gemma-2-2b", {"revision": "0123abcd", "attn_implementation": "eager",
+                                                     "dtype": torch.float32}),
+                     ("tokenizer", "google/gemma-2-2b", {"revision": "0123abcd"})]
+    (done,) = (tmp_path / "artifacts").rglob("DONE")
+    saved = load_model(done.parent / "model")
+    assert torch.equal(saved.model.embed_tokens.weight, build_model(TINY, len(byte_tok), seed=5).model.embed_tokens.weight)
+
+
+def test_a_name_that_is_neither_a_directory_nor_a_hub_id_is_one_line(tmp_path, no_download):
+    (tmp_path / "base.yaml").write_text("stage: init\npretrained: {name_or_path: ./no/such/model}\n")
+    code, out = _cli(tmp_path, "base.yaml")
+    assert code == 2 and out == ["error: ./no/such/model: no such model directory, and not a hub id like 'org/name'"]
+    assert _nothing_stored(tmp_path)
+
+
+def test_a_local_directory_has_no_revision(tmp_path, byte_tok):
+    published = _published(tmp_path, byte_tok)
+    (tmp_path / "base.yaml").write_text(f"stage: init\npretrained: {{name_or_path: {published}, revision: abc}}\n")
+    code, out = _cli(tmp_path, "base.yaml")
+    assert code == 2 and out == [f"error: {published}: a local directory has no revisions; remove revision or give a "
+                                 "hub id"]
+    assert _nothing_stored(tmp_path)

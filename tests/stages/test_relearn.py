@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from undo.attacks import relearn as attacks
 from undo.config import Ref
@@ -138,3 +139,56 @@ def test_a_diverging_rate_scores_nan_after_it_diverges(tiny_model, monkeypatch):
                             desc="t")
     assert c["step"] == [0, 2, 4, 6] and c["diverged"] is True
     assert c["forget"][:2] == [0.0, 0.2] and all(math.isnan(v) for v in c["forget"][2:] + c["retain"][2:])
+
+
+def test_sparse_evaluation_steps_and_shrink_perturb_before_the_attack(upstream, tiny_model, monkeypatch):
+    """App. E: evaluations at chosen steps only; App. D.2.5: the model is shrunk (alpha 0.05, beta 0) before the
+    attack, so step 0 already measures the perturbed model."""
+    seen = {}
+
+    def fake_relearn_one(model, initial, batches, lr, **kw):
+        seen.setdefault("embed", initial["model.embed_tokens.weight"].clone())
+        seen["eval_at"], seen["eval_every"] = kw["eval_at"], kw["eval_every"]
+        return curve(0.5)
+
+    monkeypatch.setattr(stage, "relearn_one", fake_relearn_one)
+    cfg = stage.Config(model=Ref("m.yaml"), data=Ref("d.yaml"), lrs=(1e-3,), steps=10, eval_steps=(2, 5, 10),
+                       shrink_alpha=0.05, adversary="sp_forget_retain",
+                       eval=EvalConfig(arithmetic=ArithmeticEvalConfig(n_per_metric=2, add_sub_max=5, mul_div_max=5,
+                                                                       formats=("equation",))))
+    cfg.validate()
+    (upstream / "attack").mkdir()
+    inputs = {"m.yaml": SimpleNamespace(path=upstream / "model", relpath="pretrain/m", stage="distill"),
+              "d.yaml": SimpleNamespace(path=upstream / "data")}
+    stage.run(Context(cfg=cfg, name="attack", workdir=upstream / "attack", inputs=inputs))
+    assert seen["eval_at"] == (2, 5, 10) and seen["eval_every"] == 0
+    assert torch.equal(seen["embed"], 0.95 * tiny_model.model.embed_tokens.weight.detach())
+    assert json.loads((upstream / "attack" / "results.json").read_text())["adversary"] == "sp_forget_retain"
+
+
+def test_eval_steps_beyond_the_attack_are_refused():
+    with pytest.raises(ValueError, match="eval_steps"):
+        stage.Config(model=Ref("m.yaml"), data=Ref("d.yaml"), lrs=(1e-3,), steps=10, eval_steps=(5, 20),
+                     eval=EvalConfig(arithmetic=ArithmeticEvalConfig())).validate()
+
+
+def test_relearn_one_evaluates_at_the_listed_steps_only(tiny_model):
+    from undo.train import Batches
+
+    tokens = np.random.default_rng(0).integers(3, 259, (8, 16)).astype(np.int64)
+    curve_ = attacks.relearn_one(tiny_model, attacks.snapshot(tiny_model), Batches(tokens, 2, 0), 1e-3, steps=6,
+                                 warmup_steps=0, weight_decay=0.0, grad_clip=1.0, eval_fn=lambda: {"forget": 0.0},
+                                 eval_every=0, eval_at=(2, 5), seed=0, device="cpu", desc="t")
+    assert curve_["step"] == [0, 2, 5, 6]
+    assert all(v is not None for v in curve_["train_loss"][1:])
+
+
+def test_an_unknown_adversary_is_one_line_naming_the_file_and_key(tmp_path):
+    from undo.config import ConfigError, build
+
+    for name in ("m.yaml", "d.yaml"):
+        (tmp_path / name).write_text("stage: dataset\n")
+    data = {"model": "m.yaml", "data": "d.yaml", "lrs": [1e-3], "adversary": "forget_retian",
+            "eval": {"kind": "arithmetic", "arithmetic": {}}}
+    with pytest.raises(ConfigError, match=r"relearn.yaml: adversary: unknown adversary 'forget_retian'"):
+        build(stage.Config, data, file=tmp_path / "relearn.yaml")

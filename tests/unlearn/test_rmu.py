@@ -110,3 +110,18 @@ def test_other_layouts_name_their_projection(gpt2_model, forget_ids, retain_ids)
 def test_layers_beyond_the_model_are_refused(tiny_model):
     with pytest.raises(ValueError, match="layer 5 does not exist"):
         make_method("rmu").setup(tiny_model)  # Table 5's layers 5-11 on a 2-block model
+
+
+def test_wmdp_weighting_is_convex(tiny_model, forget_ids, retain_ids):
+    """App. D.2.3: loss = (1 - alpha) forget + alpha retain (Table 10: alpha = 0.5)."""
+    original = copy.deepcopy(tiny_model)
+    method = make_method("rmu", layer=1, trainable_layers=[0, 1], steering_coeff=80.0, retain_weight=0.5,
+                         weighting="convex")
+    method.setup(tiny_model)
+    perturb(tiny_model)
+    loss, _ = method.loss(tiny_model, forget_ids, retain_ids)
+    forget_mse = ((block_output(tiny_model, tiny_model.model.layers[1], forget_ids) - method.control.double()) ** 2).mean()
+    retain_mse = ((block_output(tiny_model, tiny_model.model.layers[1], retain_ids)
+                   - block_output(original, original.model.layers[1], retain_ids)) ** 2).mean()
+    assert retain_mse > 1e-6
+    assert_close(loss, 0.5 * forget_mse + 0.5 * retain_mse)

@@ -2,7 +2,8 @@
 
 One process loops over the learning rates and restores the starting weights from memory
 before each run. Every run uses a constant rate after a one-step warmup and is evaluated every
-``eval_every`` steps (and at step 0). The attacker's strength at a step is the best result over
+``eval_every`` steps, or at the steps ``eval_at`` lists (the WMDP attacks' sparse 10, 25, 50, 150, 500; App. E),
+and at step 0. The attacker's strength at a step is the best result over
 learning rates (the paper's bold line), computed later from the stored curves. A rate at which
 training diverges scores NaN from then on. :func:`edge_to_extend` tells whether the grid brackets
 the attacker's best rate (the relearn stage extends the grid until it does).
@@ -16,6 +17,12 @@ from collections.abc import Callable
 from ..accel import lm_cross_entropy
 from ..train import Batches, OptimConfig, train
 
+# The named relearning adversaries of the WMDP evaluation (App. D.2.5, Table 12; "/" and "-" written "_"): a relearn
+# config's ``adversary`` must be one of them (or empty), so a typo fails before anything runs. Add a name here with
+# its data and shrink-perturb settings in the config that uses it.
+ADVERSARIES = ("forget_retain", "forget_retain_qa", "forget_retain_long", "forget_retain_qa_long", "wiki_qa_long",
+               "sp_forget_retain", "sp_forget_retain_qa", "sp_wiki_qa_long")
+
 
 def lr_key(lr: float) -> str:
     return f"{lr:g}"
@@ -23,7 +30,7 @@ def lr_key(lr: float) -> str:
 
 def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, steps: int, warmup_steps: int,
                 weight_decay: float, grad_clip: float | None, eval_fn: Callable[[], dict], eval_every: int, seed: int,
-                device: str, desc: str) -> dict[str, list]:
+                device: str, desc: str, eval_at: tuple[int, ...] = ()) -> dict[str, list]:
     """Finetune from ``initial_state`` at one learning rate; returns the evaluation curve."""
     model.load_state_dict(initial_state)
     cfg = OptimConfig(lr=lr, schedule="constant", warmup_steps=warmup_steps, weight_decay=weight_decay,
@@ -37,7 +44,7 @@ def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, step
     try:
         result = train(model, loss_fn, batches, cfg, total_steps=steps, seed=seed, workdir=None,
                        eval_fn=lambda step: eval_fn(), eval_every=eval_every, desc=desc, checkpoint=False,
-                       log_every=eval_every or steps, history=history)
+                       log_every=eval_every or steps, history=history, eval_at=frozenset(eval_at))
         history = result.history
     except FloatingPointError:  # the rate is too high: the run diverged. It scores NaN from there on, which
         pass                    # the attacker's envelope skips, so a diverging rate never counts as best.
@@ -51,7 +58,7 @@ def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, step
         for k, v in row.items():
             if k.startswith("eval/"):
                 curve.setdefault(k[5:], []).append(v)
-    expected = sorted({0, steps, *range(eval_every, steps + 1, eval_every)}) if eval_every else [0, steps]
+    expected = sorted({0, steps, *eval_at, *(range(eval_every, steps + 1, eval_every) if eval_every else ())})
     if curve["step"] != expected[: len(curve["step"])]:
         raise RuntimeError(f"{desc}: evaluated at steps {curve['step']}, expected {expected}")
     curve["diverged"] = len(curve["step"]) < len(expected)

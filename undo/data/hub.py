@@ -6,7 +6,10 @@ schema (``path="json"``, ``data_files=...``). ``HF_HUB_OFFLINE``/``HF_DATASETS_O
 id fail at once with a :class:`SourceError` that says how to run offline, and an unreachable hub is
 detected within seconds (:func:`check_hub_reachable`) instead of after the libraries' retries.
 :func:`cache_hf_documents` streams the rows into resumable JSONL shards under the cache directory,
-so a second run reads the cache and an interrupted download resumes.
+so a second run reads the cache and an interrupted download resumes. Every loader takes ``revision`` (a hub
+commit, branch or tag) to pin what is read; a row can become a document through one column (``text_field``) or a
+template over several (``text_template``, e.g. ``"{instruction}\\n\\n{response}"``), and :func:`hf_rows` gives whole
+rows (benchmarks such as ``cais/wmdp`` and ``cais/mmlu``).
 
 Usage::
 
@@ -31,7 +34,7 @@ from urllib.parse import urlsplit
 
 from .errors import SourceError
 
-__all__ = ["HubCache", "cache_hf_documents", "check_hub_reachable", "hf_documents"]
+__all__ = ["HubCache", "cache_hf_documents", "check_hub_reachable", "hf_documents", "hf_rows", "template_fields"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -120,9 +123,10 @@ def check_hub_reachable(what: str, timeout: float = _HUB_PROBE_TIMEOUT_S,
         )
 
 
-def _load_hf(path: str, name: str | None, split: str, *, streaming: bool, data_files, cache_dir: Path | None):
-    """``datasets.load_dataset`` with the kit's errors: offline, unreachable hub, bad name/split/files."""
-    where = path if name is None else f"{path} (config {name})"
+def _load_hf(path: str, name: str | None, split: str, *, streaming: bool, data_files, cache_dir: Path | None,
+             revision: str | None = None):
+    """``datasets.load_dataset`` with the kit's errors: offline, unreachable hub, bad name/split/files/revision."""
+    where = _where(path, name, revision)
     hub = _looks_like_hub_id(path)
     if hub and _hub_offline() and streaming:
         raise _offline_error(path, name)
@@ -142,6 +146,7 @@ def _load_hf(path: str, name: str | None, split: str, *, streaming: bool, data_f
             streaming=streaming,
             data_files=data_files,
             cache_dir=None if cache_dir is None else str(cache_dir),
+            revision=revision,
         )
     except Exception as exc:
         if _hub_offline() and ("OfflineModeIsEnabled" in str(exc) or type(exc).__name__ == "OfflineModeIsEnabled"):
@@ -149,8 +154,36 @@ def _load_hf(path: str, name: str | None, split: str, *, streaming: bool, data_f
         first_line = (str(exc).strip().splitlines() or [""])[0]
         raise SourceError(
             f"could not load dataset {where} split {split!r}: {type(exc).__name__}: {first_line}; "
-            "check the name, config, split and data_files"
+            "check the name, config, split, revision and data_files"
         ) from exc
+
+
+def _where(path: str, name: str | None, revision: str | None = None) -> str:
+    where = path if name is None else f"{path} (config {name})"
+    return where if revision is None else f"{where} at revision {revision}"
+
+
+def template_fields(template: str) -> tuple[str, ...]:
+    """The column names a ``text_template`` reads (``"{instruction}\\n\\n{response}"``: instruction, response).
+
+    ValueError (naming ``text_template``) for a malformed template, one without a field, or a field with an index,
+    attribute, conversion or format spec: a template only joins whole text columns."""
+    import string
+
+    fields = []
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"text_template: malformed template {template!r} ({exc})") from None
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if not field.isidentifier() or spec or conversion:
+            raise ValueError(f"text_template: {{{field}}} must name a column, as {{instruction}}")
+        fields.append(field)
+    if not fields:
+        raise ValueError(f"text_template: {template!r} reads no column; write e.g. '{{instruction}}\\n\\n{{response}}'")
+    return tuple(dict.fromkeys(fields))
 
 
 def _texts(ds, where: str, text_field: str) -> Iterator[str | None]:
@@ -172,6 +205,34 @@ def _texts(ds, where: str, text_field: str) -> Iterator[str | None]:
         yield value if value.strip() else None
 
 
+def _template_texts(ds, where: str, template: str) -> Iterator[str | None]:
+    """Each row's columns filled into ``template`` (None for a row where one of them is None or blank: like a row
+    with empty text, it is skipped)."""
+    fields = template_fields(template)
+    columns = getattr(ds, "column_names", None)
+    for field in fields:
+        if columns is not None and field not in columns:
+            raise _missing_field_error(where, field, list(columns), "text_template")
+    for row in ds:
+        values = {}
+        for field in fields:
+            if field not in row:
+                raise _missing_field_error(where, field, list(row), "text_template")
+            value = row[field]
+            if value is not None and not isinstance(value, str):
+                raise SourceError(f"field {field!r} of dataset {where} holds {type(value).__name__}, not text; "
+                                  "a text_template reads text columns only")
+            values[field] = value
+        if any(v is None or not v.strip() for v in values.values()):
+            yield None
+            continue
+        yield template.format_map(values)
+
+
+def _row_texts(ds, where: str, text_field: str, text_template: str | None) -> Iterator[str | None]:
+    return _texts(ds, where, text_field) if text_template is None else _template_texts(ds, where, text_template)
+
+
 def hf_documents(
     path: str,
     *,
@@ -182,8 +243,11 @@ def hf_documents(
     streaming: bool = True,
     data_files=None,
     cache_dir: Path | None = None,
+    revision: str | None = None,
+    text_template: str | None = None,
 ) -> list[str]:
-    """The ``text_field`` of the first ``n_documents`` rows of a ``datasets`` dataset.
+    """The ``text_field`` (or ``text_template`` filled from the row) of the first ``n_documents`` rows of a
+    ``datasets`` dataset, at ``revision`` when given.
 
     ``path`` is a hub id (``"HuggingFaceFW/fineweb-edu"`` with ``name="sample-10BT"``) or a packaged
     builder with local files (``path="json"``, ``data_files="docs.jsonl"``).  Rows whose text is empty
@@ -201,10 +265,10 @@ def hf_documents(
         raise _offline_error(path, name)
     if n_documents == 0:
         return []
-    where = path if name is None else f"{path} (config {name})"
-    ds = _load_hf(path, name, split, streaming=streaming, data_files=data_files, cache_dir=cache_dir)
+    where = _where(path, name, revision)
+    ds = _load_hf(path, name, split, streaming=streaming, data_files=data_files, cache_dir=cache_dir, revision=revision)
     docs: list[str] = []
-    for text in _texts(ds, where, text_field):
+    for text in _row_texts(ds, where, text_field, text_template):
         if text is not None:
             docs.append(text)
             if len(docs) >= n_documents:
@@ -212,10 +276,22 @@ def hf_documents(
     return docs
 
 
-def _missing_field_error(where: str, text_field: str, columns: list[str]) -> SourceError:
+def _missing_field_error(where: str, text_field: str, columns: list[str], key: str = "text_field") -> SourceError:
     return SourceError(
-        f"dataset {where} has no column {text_field!r} (columns: {', '.join(map(str, columns)) or 'none'}); set text_field"
+        f"dataset {where} has no column {text_field!r} (columns: {', '.join(map(str, columns)) or 'none'}); set {key}"
     )
+
+
+def hf_rows(path: str, *, name: str | None = None, split: str = "test", revision: str | None = None,
+            data_files=None) -> Iterator[dict]:
+    """Every row of a dataset split as a dict, in order (benchmarks: ``cais/wmdp``, ``cais/mmlu``).
+
+    A hub id is loaded whole (``datasets`` serves it from its cache when ``HF_DATASETS_OFFLINE`` is set and it
+    was downloaded before); local files with the hub's schema (``path="json"``/``"parquet"`` with ``data_files``,
+    a mapping of split to files when there are several splits) are streamed, which leaves no cache behind."""
+    streaming = not _looks_like_hub_id(path)
+    yield from _load_hf(path, name, split, streaming=streaming, data_files=data_files, cache_dir=None,
+                        revision=revision)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,6 +333,8 @@ def cache_hf_documents(
     cache_dir: Path,
     data_files=None,
     shard_documents: int = 100_000,
+    revision: str | None = None,
+    text_template: str | None = None,
 ) -> HubCache:
     """Stream the first ``n_documents`` non-empty texts of a dataset into JSONL shards under ``cache_dir/hf/``.
 
@@ -264,7 +342,8 @@ def cache_hf_documents(
     shard of ``shard_documents`` documents is written atomically, followed by ``progress.json``
     (rows read, documents kept, shards, complete). A finished selection is served from the cache with
     no network; an interrupted one resumes by skipping the rows already read (``IterableDataset.skip``).
-    The cache directory is keyed by everything that selects the rows, so two selections never mix.
+    The cache directory is keyed by everything that selects the rows, so two selections never mix (``revision``
+    and ``text_template`` enter that key only when given, so caches written before they existed stay valid).
     """
     if n_documents <= 0:
         raise ValueError(f"n_documents must be > 0, got {n_documents}")
@@ -273,6 +352,10 @@ def cache_hf_documents(
     files = None if data_files is None else [str(f) for f in ([data_files] if isinstance(data_files, str) else data_files)]
     spec = {"path": path, "name": name, "split": split, "text_field": text_field, "data_files": files,
             "n_documents": n_documents, "shard_documents": shard_documents}
+    if revision is not None:
+        spec["revision"] = revision
+    if text_template is not None:
+        spec["text_template"] = text_template
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{path}--{name or 'default'}--{split}")
     directory = Path(cache_dir) / "hf" / f"{slug}-{digest}"
@@ -287,8 +370,8 @@ def cache_hf_documents(
 
     if progress["complete"]:
         return result()
-    where = path if name is None else f"{path} (config {name})"
-    ds = _load_hf(path, name, split, streaming=True, data_files=files, cache_dir=None)
+    where = _where(path, name, revision)
+    ds = _load_hf(path, name, split, streaming=True, data_files=files, cache_dir=None, revision=revision)
     directory.mkdir(parents=True, exist_ok=True)
     if progress["rows"]:
         ds = ds.skip(progress["rows"])  # resume after the rows already stored
@@ -304,7 +387,7 @@ def cache_hf_documents(
         buffer.clear()
         _write_atomic(progress_file, json.dumps(progress, indent=1))
 
-    for text in _texts(ds, where, text_field):
+    for text in _row_texts(ds, where, text_field, text_template):
         rows += 1
         if text is None:
             continue
@@ -319,5 +402,6 @@ def cache_hf_documents(
     progress["complete"] = True
     _write_atomic(progress_file, json.dumps(progress, indent=1))
     if progress["documents"] == 0:
-        raise SourceError(f"dataset {where} split {split!r} has no non-empty {text_field!r} row; check the source")
+        what = repr(text_field) if text_template is None else f"text_template {text_template!r}"
+        raise SourceError(f"dataset {where} split {split!r} has no non-empty {what} row; check the source")
     return result()

@@ -8,7 +8,8 @@ comes from the same facts:
 
 - **prose** (the "pretraining" and forget/retain corpora): each fact stated by one of several training
   templates, a document being a few facts about one entity;
-- **question-answer pairs** (the analogue of the paper's QA sets): ``{question, answer}``;
+- **question-answer pairs** (the analogue of the paper's QA sets): ``{question, answer}``, written as documents
+  by :func:`qa_document`;
 - **multiple-choice items** (the analogue of WMDP and MMLU): ``{question, choices, answer}`` with four
   options, the distractors drawn from the same attribute's values, and a held-out phrasing of the
   question that no document uses.
@@ -172,6 +173,14 @@ def qa_pairs(world: World, domain: str) -> list[dict]:
     """One ``{question, answer}`` per fact, in the question-answer phrasing."""
     return [{"question": _attribute(domain, name).question.format(e=entity), "answer": value}
             for entity, values in world.facts[domain].items() for name, value in values.items()]
+
+
+def qa_document(question: str, answer: str) -> str:
+    """A question-answer pair as one training document: ``"Question: {question}\\nAnswer: {answer}"``.
+
+    The one format of QA text in the kit: the corpus stage writes the generated world's pairs and a local QA
+    file's lines (the paper's QA sets, App. D.2.2) with it."""
+    return f"Question: {question}\nAnswer: {answer}"
 
 
 def choice_items(world: World, domain: str, *, seed: int, n_choices: int = 4) -> list[dict]:

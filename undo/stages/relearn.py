@@ -12,6 +12,11 @@ beats its neighbour by more than ``bracket.tolerance``, the stage adds a rate ``
 times higher (lower), at most ``bracket.max_extra`` times per direction, and fails if the best rate
 is still at an edge (``on_edge: flag`` records ``bracketed: false`` instead, for smoke's tiny models). A
 weaker attack than the best available would overstate robustness.
+
+The WMDP adversaries (App. D.2.5, Table 12) differ in their data (a relearning dataset per mix and sequence
+length), in ``shrink_alpha`` (the weights shrunk and perturbed as UNDO's noise, alpha = 0.05, before
+relearning) and in where they are evaluated (``eval_steps``: 10, 25, 50, 150, 500); ``adversary`` names one
+in the figures.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from ..attacks.relearn import edge_to_extend, lr_key, relearn_one, snapshot
+from ..attacks.relearn import ADVERSARIES, edge_to_extend, lr_key, relearn_one, snapshot
 from ..config import Ref, option
 from ..data.tokenized import dataset_tokens
 from ..evals import EvalConfig, make_evaluator
 from ..models import load_model
+from ..noise import shrink_perturb
 from ..store import write_json_atomic
 from ..train import Batches
 from . import Context
@@ -60,18 +66,33 @@ class Config:
     eval_every: int = option(5, "steps between evaluations (Table 4)", gt=0)
     seed: int = option(0, "data-order seed")
     bracket: BracketRule | None = option(None, "extend the grid until it brackets the best rate", key_if_set=True)
+    eval_steps: tuple[int, ...] | None = option(
+        None, "evaluate at these steps (and 0 and the last) instead of every eval_every (App. E: 10, 25, 50, 150, 500)",
+        gt=0, key_if_set=True)
+    shrink_alpha: float = option(0.0, "shrink-perturb the model before the attack, theta <- (1 - alpha) theta + alpha "
+                                      "beta N (App. D.2.5: 0.05; 0: no perturbation)", ge=0, le=1, key_if_set=True)
+    shrink_beta: float = option(0.0, "noise scale of that perturbation (0: pure shrinkage, UNDO's WMDP setting)", ge=0,
+                                key_if_set=True)
+    adversary: str = option("", "the attack's name, shown by figures (App. D.2.5, Table 12)", in_key=False)
 
     def validate(self) -> None:
         if not self.lrs:
             raise ValueError("lrs: at least one learning rate")
         if len(set(self.lrs)) != len(self.lrs):
             raise ValueError("lrs: learning rates must differ")
+        if self.eval_steps is not None and (max(self.eval_steps) > self.steps or list(self.eval_steps) != sorted(set(self.eval_steps))):
+            raise ValueError(f"eval_steps: increasing steps between 1 and steps ({self.steps})")
+        if self.adversary and self.adversary not in ADVERSARIES:
+            raise ValueError(f"adversary: unknown adversary {self.adversary!r} (one of {', '.join(ADVERSARIES)})")
 
 
 def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
     model_dir = ctx.input(cfg.model)
     model = load_model(model_dir / "model", ctx.device)
+    if cfg.shrink_alpha > 0:
+        counts = shrink_perturb(model, cfg.shrink_alpha, cfg.shrink_beta, cfg.seed)
+        ctx.log(f"shrink-perturb alpha={cfg.shrink_alpha} beta={cfg.shrink_beta} before the attack: {counts}")
     initial = snapshot(model)
     tokenizer = artifact_tokenizer(model_dir)
     evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input)
@@ -88,7 +109,8 @@ def run(ctx: Context) -> dict:
             return
         curve = relearn_one(model, initial, batches, lr, steps=cfg.steps, warmup_steps=cfg.warmup_steps,
                             weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, eval_fn=lambda: evaluator(model),
-                            eval_every=cfg.eval_every, seed=cfg.seed, device=ctx.device, desc=f"{ctx.name} lr={lr:g}")
+                            eval_every=0 if cfg.eval_steps else cfg.eval_every, eval_at=cfg.eval_steps or (),
+                            seed=cfg.seed, device=ctx.device, desc=f"{ctx.name} lr={lr:g}")
         write_json_atomic(path, curve)
         curves[lr] = curve
         ctx.log(f"lr {lr:g}: forget {curve['forget'][0]:.3f} -> {curve['forget'][-1]:.3f}, "
@@ -125,7 +147,8 @@ def run(ctx: Context) -> dict:
     results = {"model": upstream.relpath, "model_stage": upstream.stage, "model_steps": lineage.get("steps"),
                "model_max_steps": lineage.get("max_steps"), "model_stop_reached": lineage.get("stop_reached"),
                "lrs": [lr_key(lr) for lr in lrs], "extra_lrs": extra, "bracketed": bracketed,
-               "higher_is_better": higher, "curves": {lr_key(lr): curves[lr] for lr in lrs}}
+               "higher_is_better": higher, "curves": {lr_key(lr): curves[lr] for lr in lrs},
+               **({"adversary": cfg.adversary} if cfg.adversary else {})}
     write_json_atomic(ctx.workdir / "results.json", results)
     # the attacker's best learning rate: highest forget accuracy, or lowest forget cross-entropy
     finals = [c["forget"][-1] for c in curves.values() if c["forget"][-1] == c["forget"][-1]]  # NaN: diverged

@@ -1,4 +1,8 @@
-"""Stage ``tokenizer``: Gemma-2-2b's tokenizer (paper) or a byte-level BPE trained on the corpora."""
+"""Stage ``tokenizer``: Gemma-2-2b's tokenizer (paper) or a byte-level BPE trained on the corpora.
+
+A pretrained tokenizer is a hub id or a ``save_pretrained`` directory; ``revision`` pins a hub id's commit,
+branch or tag (:func:`undo.models.load_pretrained_tokenizer`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config import Ref, option
-from ..tokenizer import byte_tokenizer, load_tokenizer, train_bpe
+from ..models import load_pretrained_tokenizer
+from ..tokenizer import byte_tokenizer, train_bpe
 from . import Context
 from .common import write_summary
 from .corpus import iter_documents
@@ -19,6 +24,8 @@ CODE_VERSION = 1
 class Config:
     kind: Literal["pretrained", "bpe", "bytes"] = option(doc="hub/local tokenizer, locally trained BPE, or raw bytes")
     name_or_path: str = option("google/gemma-2-2b", "pretrained: hub id or directory (App. A: Gemma-2-2b)")
+    revision: str | None = option(None, "pretrained: hub commit, branch or tag to load (pins the tokenizer; hub ids "
+                                        "only)", key_if_set=True)
     vocab_size: int = option(1024, "bpe: vocabulary size", gt=3)
     corpora: tuple[Ref, ...] = option((), "bpe: corpus configs to train on")
     weights: tuple[float, ...] = option((), "bpe: share of training characters per corpus (balances languages)", ge=0)
@@ -68,7 +75,7 @@ def training_text(ctx: Context, cfg: Config) -> tuple[list[str], dict[str, int]]
 def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
     if cfg.kind == "pretrained":
-        tok = load_tokenizer(cfg.name_or_path)
+        tok = load_pretrained_tokenizer(cfg.name_or_path, cfg.revision)
     elif cfg.kind == "bytes":
         tok = byte_tokenizer()
     else:
@@ -76,6 +83,8 @@ def run(ctx: Context) -> dict:
         tok = train_bpe(texts, cfg.vocab_size)
     tok.save_pretrained(ctx.workdir / "tokenizer")
     summary = {"vocab_size": len(tok), "kind": cfg.kind}
+    if cfg.kind == "pretrained" and cfg.revision is not None:
+        summary["revision"] = cfg.revision
     if cfg.kind == "bpe":
         summary["training_characters"] = used
     write_summary(ctx.workdir, summary)
