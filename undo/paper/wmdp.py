@@ -66,15 +66,15 @@ def _order(name: str) -> tuple:
     return (ADVERSARIES.index(name) if name in ADVERSARIES else len(ADVERSARIES), name)
 
 
-def best_adversary(by_adversary: Mapping[str, Mapping]) -> str:
-    """The adversary eliciting the most at the last step (mean over seeds); ties to Table 12's first."""
+def best_adversary(by_adversary: Mapping[str, Mapping], step: int | None = None) -> str:
+    """The adversary eliciting the most at ``step`` (None: the last step; mean over seeds); ties to Table 12's first."""
     if not by_adversary:
         raise ValueError("wmdp: no adversaries")
     sign = 1.0 if next(iter(by_adversary.values()))["best"] == "max" else -1.0
 
     def strength(name: str) -> tuple:
-        final = by_adversary[name]["mean"][-1]
-        return (-math.inf if math.isnan(final) else sign * final, -_order(name)[0])
+        value = value_at(by_adversary[name], step)
+        return (-math.inf if math.isnan(value) else sign * value, -_order(name)[0])
 
     return max(by_adversary, key=strength)
 
@@ -98,9 +98,7 @@ def strongest(instances: Sequence[Mapping[str, Any]], step: int | None = None, m
     """The strongest attack on a model at ``step``: over adversaries, the one whose mean over seeds elicits the most
     there. Returns ``{"adversary", "mean", "seeds"}`` (per seed, that adversary's attacker-best value)."""
     by_adv = adversary_curves(instances, measure)
-    sign = 1.0 if next(iter(by_adv.values()))["best"] == "max" else -1.0
-    name = max(by_adv, key=lambda n: (-math.inf if math.isnan(value_at(by_adv[n], step))
-                                      else sign * value_at(by_adv[n], step), -_order(n)[0]))
+    name = best_adversary(by_adv, step)
     return {"adversary": name, "mean": value_at(by_adv[name], step), "seeds": seed_values_at(by_adv[name], step)}
 
 

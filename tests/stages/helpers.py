@@ -1,0 +1,34 @@
+"""What the stage tests share: run configs written into a temporary directory at smoke scale, through the pipeline
+or through the CLI, and check that a failure left nothing in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from undo.cli import cli
+from undo.pipeline import Graph, run_nodes
+from undo.store import Store
+
+
+def run_smoke(tmp_path: Path, *configs: str) -> list:
+    """Plan and run ``configs`` (file names under ``tmp_path``) at smoke scale into ``tmp_path/artifacts``."""
+    nodes = Graph(Store(tmp_path / "artifacts"), "smoke").plan([tmp_path / c for c in configs])
+    run_nodes(nodes, device="cpu", scale="smoke", echo=lambda *_: None)
+    return nodes
+
+
+def cli_errors(tmp_path: Path, config: str) -> tuple[int, list[str]]:
+    """``undo run CONFIG --scale smoke``: the exit code and the output's error lines (progress lines start with '['
+    or a space)."""
+    result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "artifacts"), "run", str(tmp_path / config),
+                                      "--scale", "smoke"])
+    return result.exit_code, [line for line in result.output.splitlines() if line.strip() and not line.startswith(("[", " "))
+                              and "stage instances" not in line]
+
+
+def no_artifacts(tmp_path: Path) -> bool:
+    """Nothing finished and no partial artifact left in ``tmp_path/artifacts``."""
+    store = tmp_path / "artifacts"
+    return not any(store.rglob("DONE")) and not any(p.is_dir() for p in store.glob("*/.partial/*"))
