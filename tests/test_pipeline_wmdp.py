@@ -27,6 +27,13 @@ def test_wmdp_smoke_end_to_end_then_report(smoke_workspace):
         for ext in exts:
             assert (out / f"{name}.{ext}").stat().st_size > 0, (name, ext)
 
+    fig11 = json.loads((out / "fig11.json").read_text())
+    for domain in ("bio", "cyber"):
+        for method in ("maxent", "rmu"):
+            frontier = fig11["series"][f"{domain}/{method}_frontier"]
+            assert {i["tags"]["point"] for i in frontier} == {"medium", "worst"}
+            assert {i["tags"]["adversary"] for i in frontier} == {"forget_retain_long", "forget_retain_qa_long"}
+    assert "MaxEnt (Worst)" in (out / "fig11.md").read_text()
     fig8 = json.loads((out / "fig8.json").read_text())
     assert set(fig8["series"]) == {f"{d}/{m}" for d in ("bio", "cyber") for m in ("maxent", "rmu", "undo_maxent", "undo_rmu")}
     for instances in fig8["series"].values():
@@ -75,8 +82,20 @@ def _plan(scale: str, *configs: str):
 def test_wmdp_graph_at_every_scale(scale, seeds):
     nodes = _plan(scale, "fig8.yaml", "fig11.yaml", "tab13.yaml")
     relearn = [n for n in nodes if n.stage == "relearn"]
-    # two domains x six models (MaxEnt, RMU, UNDO of each, SAM, RepNoise) x eight adversaries x the seeds
-    assert len({n.key for n in relearn}) == 2 * 6 * 8 * seeds
+    # two domains x six models (MaxEnt, RMU, UNDO of each, SAM, RepNoise) x eight adversaries x the seeds, and Table
+    # 10's Medium and Worst points of MaxEnt and RMU (Figure 11) x every adversary (paper) or the two long ones
+    frontier = 8 if scale == "paper" else 2
+    assert len({n.key for n in relearn}) == 2 * (6 * 8 + 2 * 2 * frontier) * seeds
+    assert all(n.cfg.retain_at == "start" for n in relearn)  # MMLU is read before the attack only
+    points = {(n.tags["model"], n.tags.get("point")) for n in relearn if n.tags["model"].startswith("select")}
+    assert points == {(f"select_{m}{suffix}", p) for m in ("maxent", "rmu")
+                      for suffix, p in (("", None), ("_frontier", "medium"), ("_frontier", "worst"))}
+    selects = [n for n in nodes if n.stage == "select"]
+    assert {n.cfg.rule for n in selects} == {"retain_rank" if scale == "paper" else "tolerance"}
+    for node in selects:  # alpha and the learning rate chosen together (App. D.2.3), among every point of the grid
+        assert node.cfg.over == "retain_weight,lr"
+        grid = {(n.tags["retain_weight"], n.tags["lr"]) for n in node.upstream[str(node.cfg.candidates)]}
+        assert len(grid) == (3 if scale == "paper" else 2 * len({lr for _, lr in grid}))
     assert {n.tags["adversary"] for n in relearn} == set(wmdp.ADVERSARIES)
     long = {n.tags["adversary"] for n in relearn if n.upstream and "long" in n.tags["data"]}
     assert long == {"forget_retain_long", "forget_retain_qa_long", "wiki_qa_long", "sp_wiki_qa_long"}
@@ -93,12 +112,18 @@ def test_wmdp_paper_values():
     by = {}
     for n in nodes:
         by.setdefault((n.path.parent.name, n.path.stem), []).append(n)
-    for domain, maxent, rmu in (("bio", (0.3, 2e-5), (0.5, 5e-5)), ("cyber", (0.2, 2e-5), (0.5, 2e-5))):
+    table10 = {("bio", "rmu"): [(0.5, 5e-5), (0.3, 1e-4), (0.1, 1e-4)],  # Best, Medium, Worst
+               ("bio", "maxent"): [(0.3, 2e-5), (0.1, 2e-5), (0.75, 5e-5)],
+               ("cyber", "rmu"): [(0.5, 2e-5), (0.2, 2e-5), (0.1, 2e-5)],
+               ("cyber", "maxent"): [(0.2, 2e-5), (0.3, 3.5e-5), (0.3, 5e-5)]}
+    for (domain, method), points in table10.items():
+        runs = by[(domain, f"unlearn_{method}")]
+        assert {(n.cfg.options["retain_weight"], n.cfg.optim.lr) for n in runs} == set(points)
+        assert len(runs) == 3 * 4  # Table 10's three points x four seeds
+    for domain in ("bio", "cyber"):
         m = by[(domain, "unlearn_maxent")][0].cfg
-        assert (m.options["retain_weight"], m.optim.lr) == maxent  # Table 10, "Best"
         assert (m.options["retain_loss"], m.options["weighting"]) == ("kl", "convex")  # App. D.2.3
         r = by[(domain, "unlearn_rmu")][0].cfg
-        assert (r.options["retain_weight"], r.optim.lr) == rmu
         assert r.options["trainable_layers"] == [10, 11, 12, 13, 14, 15] and r.options["layer"] == 15
         assert r.options["steering_coeff"] == 80.0  # Table 9
         for cfg in (m, r):

@@ -8,6 +8,7 @@ Examples::
 
     undo run reproduce/fig5.yaml --scale mini
     undo run reproduce/fig5.yaml --scale mini --dry-run
+    undo run reproduce/fig8.yaml --scale paper --dry-run --mfu 0.4   # assets, GPU-hours, disk
     undo distill reproduce/synthetic/arithmetic/distill_undo.yaml --scale smoke
     undo figure reproduce/fig5.yaml --scale mini
 """
@@ -68,18 +69,38 @@ def _quiet_libraries() -> None:
 
 scale_option = click.option("--scale", type=click.Choice(SCALES), envvar="UNDO_SCALE", default="paper",
                             show_default=True, help="Overlay: paper (GPU, hub data), mini (CPU minutes), smoke (CI).")
-dry_run_option = click.option("--dry-run", is_flag=True, help="List the stage instances and their status; run nothing.")
+dry_run_option = click.option("--dry-run", is_flag=True,
+                              help="List the stage instances, their status, the hub assets they fetch and an estimate "
+                                   "of their GPU-hours and disk (undo/cost.py); run nothing.")
+
+
+def cost_options(command):
+    """The dry run's assumed GPU: GPU-hours = FLOPs / (peak x MFU)."""
+    command = click.option("--mfu", type=float, envvar="UNDO_MFU", default=0.35, show_default=True,
+                           help="Dry run: assumed model FLOPs utilisation, in (0, 1] (env UNDO_MFU; `undo bench` "
+                                "measures it).")(command)
+    return click.option("--gpu-peak-tflops", type=float, envvar="UNDO_GPU_PEAK_TFLOPS", default=989.0,
+                        show_default=True, help="Dry run: the GPU's dense bf16 peak in TFLOP/s (H100/H200 SXM: 989; "
+                                                "env UNDO_GPU_PEAK_TFLOPS).")(command)
+
+
 jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=1), envvar="UNDO_JOBS", default=1, show_default=True,
                            help="Independent stages run at once, in worker processes sharing the CPU threads "
                                 "(env UNDO_JOBS). 2 on a 2-core CPU at mini scale nearly halves the wall time.")
 
 
 def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, expect_stage: str | None = None,
-             jobs: int = 1) -> None:
+             jobs: int = 1, gpu_peak_tflops: float = 989.0, mfu: float = 0.35) -> None:
+    from .cost import Costs
     from .env import resolve_device
-    from .pipeline import Graph, describe, run_nodes
+    from .pipeline import Graph, describe, run_nodes, status
     from .store import Store
 
+    try:
+        costs = Costs(gpu_peak_tflops * 1e12, mfu)
+    except ValueError as err:
+        _fail(str(err))
+        return
     try:
         graph = Graph(Store(env.artifacts), scale)
         if expect_stage is not None:
@@ -92,7 +113,8 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
         _fail(str(err))
         return
     if dry_run:
-        for line in describe(nodes):
+        gpu = scale == "paper"  # mini and smoke run on CPUs: their FLOPs are shown, not GPU-hours
+        for line in costs.report(nodes, describe(nodes), to_run=lambda n: status(n) != "done", gpu=gpu):
             click.echo(line)
         return
     try:
@@ -125,21 +147,24 @@ config_args = click.argument("configs", nargs=-1, required=True, callback=_confi
 @config_args
 @scale_option
 @dry_run_option
+@cost_options
 @jobs_option
 @pass_env
-def run(env: Env, configs, scale, dry_run, jobs):
+def run(env: Env, configs, scale, dry_run, gpu_peak_tflops, mfu, jobs):
     """Run CONFIGS and every upstream stage they need that is not yet done."""
-    _execute(env, configs, scale, dry_run, jobs=jobs)
+    _execute(env, configs, scale, dry_run, jobs=jobs, gpu_peak_tflops=gpu_peak_tflops, mfu=mfu)
 
 
 def _stage_command(stage: str):
     @scale_option
     @dry_run_option
+    @cost_options
     @jobs_option
     @config_args
     @pass_env
-    def command(env: Env, configs, scale, dry_run, jobs):
-        _execute(env, configs, scale, dry_run, expect_stage=stage, jobs=jobs)
+    def command(env: Env, configs, scale, dry_run, gpu_peak_tflops, mfu, jobs):
+        _execute(env, configs, scale, dry_run, expect_stage=stage, jobs=jobs, gpu_peak_tflops=gpu_peak_tflops,
+                 mfu=mfu)
 
     line = summary_line(stage)
     line = line[:1].upper() + line[1:]

@@ -170,16 +170,19 @@ class Graph:
 
     def _collapsed(self, path: Path, stage: str, name: str, module, cfg, refs: list[str], own_tags: dict, over: str,
                    field_name: str) -> list[Node]:
-        """Instances of a stage that chooses among its upstream's instances along the swept tag ``over`` (e.g. a
-        learning-rate selection): one instance per combination of the upstream's other tags (one per seed)."""
+        """Instances of a stage that chooses among its upstream's instances along the swept tags ``over`` names
+        (e.g. a learning-rate selection, ``lr``; or an alpha x learning-rate grid, ``retain_weight,lr``): one
+        instance per combination of the upstream's other tags (one per seed)."""
         if len(refs) != 1:
             raise ConfigError(path, field_name, "a choosing stage reads exactly one upstream config")
         (ref,) = refs
+        along = over.split(",")
         groups: dict[str, tuple[dict, list[Node]]] = {}
         for up in self.resolve_ref(ref):
-            if over not in up.tags:
-                raise ConfigError(path, field_name, f"{Path(ref).name}'s instances have no {over!r} tag to choose along")
-            rest = {k: v for k, v in up.tags.items() if k != over}
+            if missing := [tag for tag in along if tag not in up.tags]:
+                raise ConfigError(path, field_name, f"{Path(ref).name}'s instances have no {missing[0]!r} tag to "
+                                                    "choose along")
+            rest = {k: v for k, v in up.tags.items() if k not in along}
             groups.setdefault(json.dumps(rest, sort_keys=True, default=str), (rest, []))[1].append(up)
         nodes = []
         for rest, members in groups.values():

@@ -247,3 +247,133 @@ def test_hf_rows_gives_whole_rows_of_a_split(tmp_path, hf_offline, load_calls):
     assert list(hub.hf_rows("json", split="dev", data_files=files, revision="r1")) == [
         {"question": "q0", "choices": ["c", "d"], "answer": 0}]
     assert load_calls[-1][1]["revision"] == "r1" and load_calls[-1][1]["streaming"]  # local files: streamed
+
+
+# --------------------------------------------------------------------------------------------------
+# hub_revision: the commit a hub read came from (recorded in artifacts)
+# --------------------------------------------------------------------------------------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _no_lookup(*args, **kwargs):
+    raise AssertionError("the hub was asked for a commit")
+
+
+def test_an_unpinned_read_records_the_commit_the_hub_names(online, monkeypatch):
+    asked = []
+    monkeypatch.setattr(hub, "hub_commit", lambda path, revision, repo_type: asked.append((path, revision, repo_type))
+                        or SHA)
+    record = hub.hub_revision("cais/wmdp", name="wmdp-bio")
+    assert asked == [("cais/wmdp", None, "dataset")]
+    assert record == {"path": "cais/wmdp", "config": "wmdp-bio", "revision_requested": None, "revision_resolved": SHA}
+    assert hub.revision_note(record) == f"cais/wmdp: no revision pinned; read commit {SHA} (pin it with revision: {SHA})"
+    branch = hub.hub_revision("google/gemma-2-2b", revision="main", repo_type="model")
+    assert asked[-1] == ("google/gemma-2-2b", "main", "model") and branch["revision_resolved"] == SHA
+    assert hub.revision_note(branch) is None  # pinned (by a branch): nothing to suggest
+
+
+def test_no_lookup_offline_for_a_full_commit_or_for_local_files(monkeypatch, tmp_path):
+    monkeypatch.setattr(hub, "hub_commit", _no_lookup)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = hub.hub_revision("cais/mmlu", name="all")
+    assert offline["revision_resolved"] is None and "offline (HF_HUB_OFFLINE" in offline["reason"]
+    assert hub.revision_note(offline).startswith("cais/mmlu: no revision pinned; commit not recorded (offline")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # a dataset read from the datasets cache: no lookup either
+    assert hub.hub_revision("cais/mmlu")["revision_resolved"] is None
+    assert hub.hub_revision("cais/mmlu", revision=SHA)["revision_resolved"] == SHA  # a commit names itself
+    assert hub.hub_revision("org/model", read=SHA, repo_type="model")["revision_resolved"] == SHA
+    assert hub.hub_revision("json") is None
+    (tmp_path / "models" / "m").mkdir(parents=True)
+    assert hub.hub_revision(str(tmp_path / "models" / "m"), repo_type="model") is None
+
+
+def test_a_failed_lookup_is_recorded_not_raised(online, monkeypatch):
+    def refused(*args, **kwargs):
+        raise ConnectionError("connection refused\nmore detail")
+
+    monkeypatch.setattr(hub, "hub_commit", refused)
+    record = hub.hub_revision("cais/wmdp", revision="main")
+    assert record["revision_resolved"] is None and record["reason"] == "lookup failed: ConnectionError: connection refused"
+
+
+def test_the_lookup_authenticates_with_hf_token(online, monkeypatch):
+    import huggingface_hub
+
+    seen = []
+
+    class Api:
+        def __init__(self, token=None):
+            seen.append(token)
+
+        def dataset_info(self, path, revision=None, timeout=None):
+            seen.append(("dataset", path, revision))
+            return type("Info", (), {"sha": SHA})()
+
+        def model_info(self, path, revision=None, timeout=None):
+            seen.append(("model", path, revision))
+            return type("Info", (), {"sha": SHA})()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
+    assert hub.hub_commit("cais/wmdp") == SHA and hub.hub_commit("google/gemma-2-2b", "main", repo_type="model") == SHA
+    assert seen == ["hf_test", ("dataset", "cais/wmdp", None), "hf_test", ("model", "google/gemma-2-2b", "main")]
+
+
+def _hub_rows(monkeypatch, loads: list) -> None:
+    """``_load_hf`` serving plain rows for a hub id (what a streamed hub dataset yields), loads recorded."""
+    def load(path, name, split, *, streaming, data_files, cache_dir, revision=None):
+        loads.append(revision)
+        return [{"text": f"Row {i} of {path}."} for i in range(12)]
+
+    monkeypatch.setattr(hub, "_load_hf", load)
+
+
+def test_the_shard_cache_keeps_the_commit_for_cache_hits_and_resumes_at_it(online, monkeypatch, tmp_path):
+    loads, asked = [], []
+    _hub_rows(monkeypatch, loads)
+    monkeypatch.setattr(hub, "hub_commit", lambda *a, **k: asked.append(a) or SHA)
+    cache = cache_hf_documents("org/data", n_documents=5, cache_dir=tmp_path, shard_documents=2)
+    assert cache.hub["revision_resolved"] == SHA and loads == [None] and len(asked) == 1
+    (directory,) = (tmp_path / "hf").iterdir()
+    assert json.loads((directory / "progress.json").read_text())["spec"].keys() == {
+        "path", "name", "split", "text_field", "data_files", "n_documents", "shard_documents"}  # key unchanged
+    monkeypatch.setattr(hub, "hub_commit", _no_lookup)
+    assert cache_hf_documents("org/data", n_documents=5, cache_dir=tmp_path, shard_documents=2).hub == cache.hub
+    # an interrupted selection reads on at its recorded commit
+    progress = json.loads((directory / "progress.json").read_text())
+    progress.update(complete=False, rows=2, documents=2, shards=progress["shards"][:1])
+    (directory / "progress.json").write_text(json.dumps(progress))
+    resumed = _skippable(monkeypatch, loads)
+    again = cache_hf_documents("org/data", n_documents=5, cache_dir=tmp_path, shard_documents=2)
+    assert loads[-1] == SHA and again.hub == cache.hub and resumed == [2]
+    # a cache filled before commits were recorded claims none
+    del progress["hub"]
+    progress["complete"] = True
+    (directory / "progress.json").write_text(json.dumps(progress))
+    old = cache_hf_documents("org/data", n_documents=5, cache_dir=tmp_path, shard_documents=2).hub
+    assert old["revision_resolved"] is None and "cached before" in old["reason"]
+
+
+def _skippable(monkeypatch, loads: list) -> list:
+    """Rows as a resumable stream (``skip``), the skipped row counts recorded."""
+    skipped = []
+
+    class Rows(list):
+        def skip(self, n):
+            skipped.append(n)
+            return Rows(self[n:])
+
+    def load(path, name, split, *, streaming, data_files, cache_dir, revision=None):
+        loads.append(revision)
+        return Rows({"text": f"Row {i} of {path}."} for i in range(12))
+
+    monkeypatch.setattr(hub, "_load_hf", load)
+    return skipped
+
+
+def test_local_files_in_the_shard_cache_record_no_commit(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "hub_commit", _no_lookup)
+    data = _rows(tmp_path / "rows.jsonl", 12)
+    assert cache_hf_documents("json", data_files=str(data), n_documents=3, cache_dir=tmp_path / "c").hub is None

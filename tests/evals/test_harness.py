@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -182,3 +183,119 @@ def test_the_registered_evaluator_reports_retain_forget_and_named_accuracies(mod
     assert all(higher_is_better("harness", m) for m in metrics)
     with pytest.raises(ValueError, match="tasks: unknown harness task 'nope'"):
         evaluate_tasks(model, byte_tok, ["nope"], manager=task_manager(task_dir, ["toy_wmdp"]))
+
+
+# --- the paper configs' route: harness tasks built from questions artifacts (App. D.2.1) ---------------------------
+
+MMLU_SUBJECTS = {"anatomy": 7, "college_biology": 5}  # ceil(0.4 n): 3 and 2 items
+
+
+def _hub_mmlu(split: str) -> list[dict]:
+    """Rows in cais/mmlu's schema (config all): each subject's rows together, in the split's order."""
+    counts = MMLU_SUBJECTS if split == "test" else {s: 6 for s in MMLU_SUBJECTS}
+    rows = []
+    for k, (subject, n) in enumerate(counts.items()):
+        rows += [{**r, "question": f"{split} {subject} {r['question']}", "subject": subject}
+                 for r in make_items(n, seed=(30 if split == "test" else 40) + k)]
+    return rows
+
+
+@pytest.fixture
+def questions(tmp_path):
+    """The questions stage, run offline on hub-schema files: MMLU as questions_mmlu.yaml takes it (the first 40% of
+    every subject, five dev shots) and a WMDP-Bio-like benchmark labelled with the harness's subject."""
+    from undo.pipeline import Graph, run_nodes
+    from undo.store import Store
+
+    test, dev = write_jsonl(tmp_path / "mmlu_test.jsonl", _hub_mmlu("test")), write_jsonl(tmp_path / "mmlu_dev.jsonl",
+                                                                                          _hub_mmlu("dev"))
+    wmdp = write_jsonl(tmp_path / "wmdp.jsonl", [{k: r[k] for k in ("question", "choices", "answer")}
+                                                 for r in make_items(9, seed=50)])
+    (tmp_path / "q_mmlu.yaml").write_text(
+        f"stage: questions\nsource: hf\npath: json\nconfig_name: all\nsplit: test\n"
+        f"data_files: {{test: [{test}], dev: [{dev}]}}\nfraction: 0.4\nfraction_pick: first\nshots_split: dev\n")
+    (tmp_path / "q_wmdp.yaml").write_text(f"stage: questions\nsource: hf\npath: json\nconfig_name: wmdp-bio\n"
+                                          f"data_files: {{test: [{wmdp}]}}\nsubject: biology\n")
+    out = {}
+    for name in ("q_mmlu.yaml", "q_wmdp.yaml"):
+        (node,) = Graph(Store(tmp_path / "artifacts"), "smoke").plan([tmp_path / name])
+        run_nodes([node], device="cpu", scale="smoke", echo=lambda *_: None)
+        out[name] = node.artifact.path
+    return out
+
+
+def _paper_evaluators(tmp_path, questions, tok, **harness):
+    """The harness and the kit's scorer as eval_harness.yaml and common.yaml configure them at paper scale."""
+    description = "The following are multiple choice questions (with answers) about {subject}.\n\n"
+    refs = {"retain": "q_mmlu.yaml", "forget": "q_wmdp.yaml"}
+    settings = {"harness": {**refs, "retain_task": "mmlu", "forget_task": "wmdp", "retain_fewshot": 5,
+                            "retain_limit": 1.0, "batch_size": 16, **harness},
+                "multiple_choice": {**refs, "format": "letters", "retain_description": description,
+                                    "retain_shots": 5, "forget_description": description, "batch_size": 16}}
+    out = {}
+    for kind, block in settings.items():
+        cfg = EvalConfig.__coerce__({"kind": kind, kind: block}, file=tmp_path / "x.yaml", key="eval")
+        out[kind] = make_evaluator(cfg, tok, "cpu", lambda ref: questions[Path(ref).name])
+    return out["harness"], out["multiple_choice"]
+
+
+def test_a_questions_artifact_is_scored_by_the_harness_item_for_item_as_by_the_kit(model, byte_tok, tmp_path,
+                                                                                   questions):
+    harness, kit = _paper_evaluators(tmp_path, questions, byte_tok)
+    results = harness.results(model, log_samples=True)
+    # the harness's layout: one subtask per subject under the group, the WMDP items as one subject
+    assert set(results["retain"].samples) == {"mmlu_anatomy", "mmlu_college_biology"}
+    assert set(results["forget"].samples) == {"wmdp_biology"}
+    assert {leaf: len(s) for leaf, s in results["retain"].samples.items()} == {"mmlu_anatomy": 3,
+                                                                                "mmlu_college_biology": 2}
+    assert results["retain"].num_fewshot == {"mmlu_anatomy": 5, "mmlu_college_biology": 5}
+    assert results["forget"].num_fewshot == {"wmdp_biology": 0}
+    # the same items, the same log-likelihoods and the same pick as the kit's scorer, in the artifact's order
+    for role, leaves in (("retain", ["mmlu_anatomy", "mmlu_college_biology"]), ("forget", ["wmdp_biology"])):
+        samples = [s for leaf in leaves for s in results[role].samples[leaf]]
+        prompts = kit.prompts[role]
+        assert len(samples) == len(prompts) == {"retain": 5, "forget": 9}[role]
+        scores = choice_logprobs(model, byte_tok, prompts, bos_id=BOS_ID, batch_size=16)
+        for sample, prompt, kit_scores in zip(samples, prompts, scores, strict=True):
+            assert sample.answer == prompt.answer
+            assert sample.loglikelihoods == pytest.approx(kit_scores, abs=1e-4)
+            assert sample.choice == max(range(4), key=lambda i: (kit_scores[i], -i))
+    assert harness(model) == pytest.approx(kit(model))
+
+
+def test_the_questions_stages_first_40_percent_is_what_lm_evals_limit_scores(model, byte_tok, tmp_path, questions):
+    """questions_mmlu.yaml's `fraction: 0.4, fraction_pick: first` vs the harness's `limit=0.4` on whole subjects."""
+    harness, _ = _paper_evaluators(tmp_path, questions, byte_tok)
+    from_artifact = harness.results(model, ("retain",), log_samples=True)["retain"]
+    whole = tmp_path / "whole"
+    rows, dev = _hub_mmlu("test"), _hub_mmlu("dev")
+    for subject in MMLU_SUBJECTS:  # the hub's per-subject tasks, every item
+        write_task(whole, f"mmlu_{subject}", write_jsonl(tmp_path / f"all_{subject}.jsonl",
+                                                         [r for r in rows if r["subject"] == subject]),
+                   dev=write_jsonl(tmp_path / f"dev_{subject}.jsonl", [r for r in dev if r["subject"] == subject]),
+                   description=f"The following are multiple choice questions (with answers) about "
+                               f"{subject.replace('_', ' ')}.\n\n", cache_dir=tmp_path / "hf_whole")
+    limited = evaluate_tasks(model, byte_tok, [f"mmlu_{s}" for s in MMLU_SUBJECTS], num_fewshot=5, limit=0.4,
+                             include_path=whole, batch_size=16, log_samples=True)
+    assert limited.samples == from_artifact.samples  # same items (3 of 7, 2 of 5), same order, same scores
+    # and a harness limit on top of the questions stage's fraction would cut twice: refused
+    with pytest.raises(ValueError, match=r"^retain_limit: 0\.4 would cut again the 0\.4 of every subject"):
+        _paper_evaluators(tmp_path, questions, byte_tok, retain_limit=0.4)
+
+
+def test_questions_tasks_refuse_what_the_harness_prompt_cannot_score(tmp_path):
+    from undo.evals.harness import write_questions_task
+
+    art = tmp_path / "art"
+    art.mkdir()
+    write_jsonl(art / "items.jsonl", [{"question": "q?", "choices": ["a", "b", "c", "d"], "answer": 0,
+                                       "subject": "s"}])
+    with pytest.raises(ValueError, match=r"^retain_fewshot: 5 solved examples wanted, but .*shots\.jsonl does not"):
+        write_questions_task(tmp_path / "t", "mmlu", art, fewshot=5)
+    write_jsonl(art / "shots.jsonl", [{"question": "q?", "choices": ["a", "b", "c", "d"], "answer": 0,
+                                       "subject": "s"}] * 4)
+    with pytest.raises(ValueError, match=r"^retain_fewshot: 5 solved examples wanted, subject 's' has 4 in "):
+        write_questions_task(tmp_path / "t", "mmlu", art, fewshot=5)
+    write_jsonl(art / "items.jsonl", [{"question": "q?", "choices": ["a", "b", "c"], "answer": 0}])
+    with pytest.raises(ValueError, match=r"items\.jsonl: item 1: the harness's A-D prompt needs four choices, got 3$"):
+        write_questions_task(tmp_path / "t", "wmdp", art)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -10,6 +11,8 @@ import torch
 from undo.evals.multiple_choice import (
     Item,
     ItemsError,
+    MultipleChoiceEval,
+    MultipleChoiceEvalConfig,
     build_prompts,
     choice_logprobs,
     encode_pair,
@@ -35,7 +38,7 @@ def test_items_load_and_bad_lines_are_named_by_number(tmp_path):
              ({"question": "q", "choices": ["a", "b"], "answer": 2}, r"bad.jsonl:2: answer must be the index"),
              ({"question": "q", "choices": ["a"], "answer": 0}, r"bad.jsonl:2: choices must be a list of at least two"),
              ({"question": " ", "choices": ["a", "b"], "answer": 0}, r"bad.jsonl:2: question must be a non-empty"),
-             ('{"question": "q",', r"bad.jsonl:2: not a JSON object"),
+             ('{"question": "q",', r"bad.jsonl:2: not JSON \("),
              ({"question": "q", "choices": ["a", "b"], "answer": True}, r"bad.jsonl:2: answer must be the index")]
     for row, message in cases:
         with pytest.raises(ItemsError, match=message):
@@ -148,3 +151,13 @@ def test_retain_prompts_take_their_subjects_description_and_first_shots():
     assert prompts[1].context.count("Answer:") == 3 and "about virology." in prompts[1].context
     with pytest.raises(ValueError, match="retain_shots"):
         subject_prompts(items, "letters", described, shots, 4)
+
+
+def test_an_evaluation_of_one_role_leaves_the_other_unscored(tiny_model, byte_tok, tmp_path):
+    """A WMDP attack scores MMLU before the attack only (relearn's retain_at: start): the other role is NaN."""
+    items = load_items(write(tmp_path / "i.jsonl", ITEMS))
+    evaluate = MultipleChoiceEval(MultipleChoiceEvalConfig(retain="r.yaml", forget="f.yaml", format="continuation"),
+                                  byte_tok, items, items)
+    both, forget_only = evaluate(tiny_model), evaluate(tiny_model, roles=("forget",))
+    assert forget_only["forget"] == both["forget"] == both["retain"] and forget_only["wmdp_acc"] == both["wmdp_acc"]
+    assert math.isnan(forget_only["retain"]) and math.isnan(forget_only["mmlu_acc"])

@@ -104,7 +104,7 @@ def test_the_attack_records_the_direction_and_picks_the_lowest_loss(probe, tmp_p
 
     def fake_relearn_one(model, initial, batches, lr, eval_fn, **kw):
         SCORES[:] = [5.0, finals[lr]]
-        first, last = eval_fn(), eval_fn()
+        first, last = eval_fn(0), eval_fn(10)
         return {"step": [0, 10], "forget": [first["forget"], last["forget"]],
                 "retain": [first["retain"], last["retain"]], "train_loss": [None, None]}
 

@@ -78,6 +78,35 @@ def test_fig11_frontier_rule():
     assert verdicts(0.54, 0.485) == {AGREE}    # ... but not when UNDO forgets more than the margin better
 
 
+def with_frontier(results, retain, final, point="medium"):
+    """Table 10's Medium and Worst MaxEnt points (series ``<domain>/maxent_frontier``, tagged ``point``); the other
+    point has no retain to speak of."""
+    for domain in ("bio", "cyber"):
+        instances = []
+        for p, r, f in ((point, retain, final), ("worst" if point == "medium" else "medium", 0.3, 0.3)):
+            for inst in model({0: f, 1: f}, retain=r):
+                inst["tags"]["point"] = p
+                instances.append(inst)
+        results["series"][f"{domain}/maxent_frontier"] = instances
+    return results
+
+
+def test_fig11_counts_table_10s_frontier_points_as_baselines():
+    """A Medium MaxEnt point with UNDO's retain and less forget after the attack dominates UNDO; one with less
+    retain does not."""
+    assert {c.verdict for c in claims_wmdp.fig11_claims(with_frontier(fig11_results(0.56, 0.52), 0.57, 0.50))} == {DISAGREE}
+    rows = claims_wmdp.fig11_claims(with_frontier(fig11_results(0.56, 0.52), 0.50, 0.40))
+    assert {c.verdict for c in rows} == {AGREE}
+    dominated = claims_wmdp.fig11_claims(with_frontier(fig11_results(0.56, 0.52), 0.57, 0.50, point="worst"))
+    assert "MaxEnt (Worst) (0.570, 0.500)" in dominated[0].measured
+    split = wmdp.method_series(with_frontier(fig11_results(0.56, 0.52), 0.5, 0.4)["series"])
+    assert {"bio/maxent_medium", "bio/maxent_worst", "bio/maxent"} <= set(split)
+    assert [wmdp.method_label(m) for m in ("maxent", "rmu_medium", "undo_rmu", "sam")] == [
+        "MaxEnt", "RMU (Medium)", "UNDO (RMU)", "SAM"]
+    with pytest.raises(ValueError, match="point"):
+        wmdp.method_series({"bio/maxent_frontier": model({0: 0.5, 1: 0.5})})
+
+
 def tab13_results(by_seed):
     distilled = [{"tags": {"seed": s, "alpha": a}, "summary": {"eval": {"retain": r}}}
                  for s, values in by_seed.items() for a, r in values.items()]
@@ -94,7 +123,7 @@ def test_tab13_rule():
 
 
 def test_figures_draw_from_results(tmp_path):
-    fig11_in = fig11_results(0.62, 0.5)
+    fig11_in = with_frontier(fig11_results(0.62, 0.5), 0.5, 0.4)
     for module, results, name in ((fig8, fig8_results({0: 0.6, 1: 0.6}), "fig8"), (fig11, fig11_in, "fig11"),
                                   (tab13, tab13_results({0: {0.0: 0.55, 0.25: 0.5}, 1: {0.0: 0.5, 0.25: 0.45}}), "tab13")):
         (tmp_path / f"{name}.json").write_text(json.dumps(results))
@@ -103,6 +132,7 @@ def test_figures_draw_from_results(tmp_path):
     assert "**wiki-qa-long**" in (tmp_path / "fig8.md").read_text()
     md11 = (tmp_path / "fig11.md").read_text()
     assert "| UNDO (MaxEnt) | 0.620 |" in md11 and "| yes |" in md11
+    assert "| MaxEnt (Medium) | 0.500 |" in md11 and "| MaxEnt (Worst) | 0.300 |" in md11
     tex = (tmp_path / "tab13.tex").read_text()
     assert "0.25 & 0.475 [0.450--0.500] & 0.49" in tex
 

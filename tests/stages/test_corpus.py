@@ -175,6 +175,7 @@ def test_hub_revision_reaches_load_dataset_and_the_key_only_when_set(tmp_path, r
     assert key_view(pinned.cfg, {})["source"]["revision"] == "0123abcd"
     assert _metrics(pinned)["provenance"]["revision"] == "0123abcd"
     assert "revision" not in _metrics(plain)["provenance"]
+    assert "hub" not in _metrics(plain) and "hub" not in _metrics(pinned)  # local files: no hub commit
 
 
 def test_magpie_rows_become_one_document_through_a_template(tmp_path, recorded_loads):
@@ -195,3 +196,32 @@ def test_magpie_rows_become_one_document_through_a_template(tmp_path, recorded_l
     assert code == 2 and len(out) == 1 and "has no column 'prompt'" in out[0] and "set text_template" in out[0]
     assert len(list((tmp_path / "artifacts").rglob("DONE"))) == 1  # the good corpus only
     assert not any(p.is_dir() for p in (tmp_path / "artifacts").glob("*/.partial/*"))
+
+
+# --------------------------------------------------------------------------------------------------
+# kind: hf from the hub: the commit read is recorded (the hub stood in for by a row list and a fixed commit)
+# --------------------------------------------------------------------------------------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_an_unpinned_hub_corpus_records_the_commit_it_read_and_says_how_to_pin_it(tmp_path, monkeypatch):
+    from undo.data import hub
+
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("UNDO_CACHE", str(tmp_path / "cache"))
+    rows = [{"text": f"Document {i} about rivers."} for i in range(8)]
+    monkeypatch.setattr(hub, "_load_hf", lambda *a, **k: rows)
+    asked = []
+    monkeypatch.setattr(hub, "hub_commit", lambda *a, **k: asked.append(a) or SHA)
+    source = "stage: corpus\nsource: {kind: hf, path: org/rivers, config_name: en"
+    _write(tmp_path / "c.yaml", source + "}\nmax_documents: 5\n")
+    _write(tmp_path / "again.yaml", source + ", min_chars: 10}\nmax_documents: 5\n")  # another artifact, same cache
+    first, again = run_smoke(tmp_path, "c.yaml", "again.yaml")
+    assert len(asked) == 1  # the second artifact is served from the shard cache, which kept the commit
+    expected = {"path": "org/rivers", "config": "en", "revision_requested": None, "revision_resolved": SHA}
+    assert _metrics(first)["hub"] == expected and _metrics(again)["hub"] == expected
+    line = f"org/rivers: no revision pinned; read commit {SHA} (pin it with revision: {SHA})"
+    assert line in (first.artifact.path / "log.txt").read_text().splitlines()
+    assert "revision" not in key_view(first.cfg, {})["source"]  # recording the commit re-keys nothing

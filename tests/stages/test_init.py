@@ -1,6 +1,7 @@
 """Stage ``init``: the Unlearn-and-Distill student is pretraining's own initialiser, untrained; shipped configs; a
 published pretrained model (Section 6) stored as a built model is, pinned by revision, gated models refused early."""
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -115,6 +116,7 @@ def test_pretrained_from_a_local_directory_is_stored_like_a_built_model(tmp_path
     metrics = json.loads((node.artifact.path / "metrics.json").read_text())
     assert metrics["steps"] == 0 and metrics["parameters"] == sum(p.numel() for p in original.parameters())
     assert metrics["pretrained"]["name_or_path"] == str(published) and metrics["pretrained"]["revision"] is None
+    assert "hub" not in metrics  # a local directory has no hub commit
     assert key_view(node.cfg, {})["pretrained"] == {"name_or_path": str(published), "revision": None}
 
 
@@ -214,9 +216,16 @@ def test_offline_a_hub_model_loads_from_the_cache_at_its_revision(tmp_path, byte
 
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", model)
     monkeypatch.setattr(AutoTokenizer, "from_pretrained", tokenizer)
+    from undo.data import hub
+
+    monkeypatch.setattr(hub, "hub_commit", lambda *a, **k: pytest.fail("the hub was asked for a commit offline"))
     (tmp_path / "base.yaml").write_text("stage: init\npretrained: {name_or_path: google/gemma-2-2b, revision: 0123abcd}\n")
     code, out = _cli(tmp_path, "base.yaml")
     assert code == 0 and out == []
+    (metrics,) = (tmp_path / "artifacts").rglob("metrics.json")
+    record = json.loads(metrics.read_text())["hub"]  # the stand-in model names no commit, and none is looked up
+    assert record["revision_requested"] == "0123abcd" and record["revision_resolved"] is None
+    assert record["reason"].startswith("offline (HF_HUB_OFFLINE set)")
     assert calls == [("model", "google/gemma-2-2b", {"revision": "0123abcd", "attn_implementation": "eager",
                                                      "dtype": torch.float32}),
                      ("tokenizer", "google/gemma-2-2b", {"revision": "0123abcd"})]
@@ -239,3 +248,34 @@ def test_a_local_directory_has_no_revision(tmp_path, byte_tok):
     assert code == 2 and out == [f"error: {published}: a local directory has no revisions; remove revision or give a "
                                  "hub id"]
     assert _nothing_stored(tmp_path)
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_an_unpinned_hub_model_records_the_commit_transformers_read(tmp_path, byte_tok, monkeypatch):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from undo.data import hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
+    monkeypatch.setattr(hub, "check_hub_reachable", lambda *a, **k: None)
+
+    def model(name, **kwargs):
+        built = build_model(TINY, len(byte_tok), seed=5)
+        built.config._commit_hash = SHA  # what transformers sets from the files it read
+        return built
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", model)
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", lambda name, **kwargs: byte_tok)
+    monkeypatch.setattr(hub, "hub_commit", lambda *a, **k: pytest.fail("the loaded commit needs no lookup"))
+    (tmp_path / "base.yaml").write_text("stage: init\npretrained: {name_or_path: google/gemma-2-2b}\n")
+    code, out = _cli(tmp_path, "base.yaml")
+    assert code == 0 and out == []
+    (done,) = (tmp_path / "artifacts").rglob("DONE")
+    metrics = json.loads((done.parent / "metrics.json").read_text())
+    assert metrics["hub"] == {"path": "google/gemma-2-2b", "config": None, "revision_requested": None,
+                              "revision_resolved": SHA}
+    assert (f"google/gemma-2-2b: no revision pinned; read commit {SHA} (pin it with revision: {SHA})"
+            in (done.parent / "log.txt").read_text().splitlines())

@@ -123,6 +123,7 @@ def test_wmdp_schema_without_subjects_and_a_pinned_revision(tmp_path, monkeypatc
                                                           for r in rows]
     metrics = json.loads((node.artifact.path / "metrics.json").read_text())
     assert metrics["revision"] == "0123abcd" and metrics["items_per_subject"] == {"all": 9}
+    assert "hub" not in metrics  # local files: no hub commit
     view = key_view(node.cfg, {})
     assert view["revision"] == "0123abcd" and "fraction" not in view and "shots_split" not in view
 
@@ -208,3 +209,58 @@ def test_a_subject_label_names_the_benchmark_for_its_description(tmp_path):
                                 "{subject}.\n\n", [], 0)
     assert prompt.context.startswith("The following are multiple choice questions (with answers) about biology.\n\n"
                                      "Which microbe?\nA. a")
+
+
+# --------------------------------------------------------------------------------------------------
+# the commit a hub benchmark was read from (the hub stood in for by a row list and a fixed commit)
+# --------------------------------------------------------------------------------------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+WMDP_ROWS = [{"answer": i % 4, "question": f"Which microbe {i}?", "choices": [f"m{i}{c}" for c in "abcd"]}
+             for i in range(6)]
+
+
+@pytest.fixture
+def hub_rows(monkeypatch):
+    """``cais/wmdp``'s rows served for the hub id without a download; the revisions asked for, in order."""
+    from undo.data import hub
+
+    loads = []
+
+    def load(path, name, split, **kwargs):
+        loads.append(kwargs["revision"])
+        return WMDP_ROWS
+
+    monkeypatch.setattr(hub, "_load_hf", load)
+    return loads
+
+
+def test_a_hub_benchmark_pinned_to_a_branch_records_the_commit_it_named(tmp_path, monkeypatch, hub_rows):
+    from undo.data import hub
+
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    asked = []
+    monkeypatch.setattr(hub, "hub_commit", lambda *a, **k: asked.append((a, k)) or SHA)
+    (tmp_path / "q.yaml").write_text("stage: questions\nsource: hf\npath: cais/wmdp\nconfig_name: wmdp-bio\n"
+                                     "revision: main\n")
+    (node,) = run_smoke(tmp_path, "q.yaml")
+    assert hub_rows == ["main"] and asked == [(("cais/wmdp", "main"), {"repo_type": "dataset"})]
+    metrics = json.loads((node.artifact.path / "metrics.json").read_text())
+    assert metrics["hub"] == {"path": "cais/wmdp", "config": "wmdp-bio", "revision_requested": "main",
+                              "revision_resolved": SHA}
+    assert "no revision pinned" not in (node.artifact.path / "log.txt").read_text()
+
+
+def test_offline_a_hub_benchmark_records_no_commit_and_asks_no_one(tmp_path, monkeypatch, hub_rows):
+    from undo.data import hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # read from the datasets cache (here: a stand-in)
+    monkeypatch.setattr(hub, "hub_commit", lambda *a, **k: pytest.fail("the hub was asked for a commit offline"))
+    (tmp_path / "q.yaml").write_text("stage: questions\nsource: hf\npath: cais/wmdp\nconfig_name: wmdp-bio\n")
+    (node,) = run_smoke(tmp_path, "q.yaml")
+    record = json.loads((node.artifact.path / "metrics.json").read_text())["hub"]
+    assert record["revision_requested"] is None and record["revision_resolved"] is None
+    assert record["reason"].startswith("offline (HF_HUB_OFFLINE")
+    assert any(line.startswith("cais/wmdp: no revision pinned; commit not recorded (offline")
+               for line in (node.artifact.path / "log.txt").read_text().splitlines())

@@ -135,7 +135,7 @@ def test_a_diverging_rate_scores_nan_after_it_diverges(tiny_model, monkeypatch):
     monkeypatch.setattr(attacks, "train", diverging_train)
     batches = Batches(np.random.default_rng(0).integers(3, 200, (8, 16)), 2, 0)
     c = attacks.relearn_one(tiny_model, attacks.snapshot(tiny_model), batches, 10.0, steps=6, warmup_steps=0,
-                            weight_decay=0.0, grad_clip=None, eval_fn=lambda: {}, eval_every=2, seed=0, device="cpu",
+                            weight_decay=0.0, grad_clip=None, eval_fn=lambda step: {}, eval_every=2, seed=0, device="cpu",
                             desc="t")
     assert c["step"] == [0, 2, 4, 6] and c["diverged"] is True
     assert c["forget"][:2] == [0.0, 0.2] and all(math.isnan(v) for v in c["forget"][2:] + c["retain"][2:])
@@ -166,6 +166,41 @@ def test_sparse_evaluation_steps_and_shrink_perturb_before_the_attack(upstream, 
     assert json.loads((upstream / "attack" / "results.json").read_text())["adversary"] == "sp_forget_retain"
 
 
+def _sparse_attack(upstream, monkeypatch, evaluate, retain_at):
+    monkeypatch.setattr(stage, "make_evaluator", lambda *args, **kwargs: evaluate)
+    cfg = stage.Config(model=Ref("m.yaml"), data=Ref("d.yaml"), lrs=(1e-3,), steps=4, batch_size=2, eval_steps=(2, 4),
+                       retain_at=retain_at, eval=EvalConfig(arithmetic=ArithmeticEvalConfig()))
+    (upstream / "attack").mkdir()
+    inputs = {"m.yaml": SimpleNamespace(path=upstream / "model", relpath="pretrain/m", stage="distill"),
+              "d.yaml": SimpleNamespace(path=upstream / "data")}
+    stage.run(Context(cfg=cfg, name="attack", workdir=upstream / "attack", inputs=inputs))
+    return json.loads((upstream / "attack" / "results.json").read_text())["curves"]["0.001"]
+
+
+def test_retain_at_start_scores_the_retain_benchmark_before_the_attack_only(upstream, monkeypatch):
+    """The WMDP attacks' figures read retain of the released model (step 0), so later evaluations score forget only
+    and record retain as NaN; retain_at: every scores both at every evaluation."""
+    calls = []
+
+    def evaluate(model, roles=("retain", "forget")):
+        calls.append(roles)
+        return {"retain": 0.5 if "retain" in roles else math.nan, "forget": 0.25}
+
+    curve_ = _sparse_attack(upstream, monkeypatch, evaluate, "start")
+    assert calls == [("retain", "forget"), ("forget",), ("forget",)]
+    assert curve_["step"] == [0, 2, 4] and curve_["forget"] == [0.25] * 3
+    assert curve_["retain"][0] == 0.5 and all(math.isnan(v) for v in curve_["retain"][1:])
+    calls.clear()
+    (upstream / "attack").rename(upstream / "first")
+    assert _sparse_attack(upstream, monkeypatch, evaluate, "every")["retain"] == [0.5] * 3
+    assert calls == [("retain", "forget")] * 3
+
+
+def test_retain_at_start_needs_an_evaluator_that_scores_forget_alone(upstream, monkeypatch):
+    with pytest.raises(ValueError, match="retain_at"):
+        _sparse_attack(upstream, monkeypatch, lambda model: {"retain": 0.5, "forget": 0.25}, "start")
+
+
 def test_eval_steps_beyond_the_attack_are_refused():
     with pytest.raises(ValueError, match="eval_steps"):
         stage.Config(model=Ref("m.yaml"), data=Ref("d.yaml"), lrs=(1e-3,), steps=10, eval_steps=(5, 20),
@@ -177,7 +212,7 @@ def test_relearn_one_evaluates_at_the_listed_steps_only(tiny_model):
 
     tokens = np.random.default_rng(0).integers(3, 259, (8, 16)).astype(np.int64)
     curve_ = attacks.relearn_one(tiny_model, attacks.snapshot(tiny_model), Batches(tokens, 2, 0), 1e-3, steps=6,
-                                 warmup_steps=0, weight_decay=0.0, grad_clip=1.0, eval_fn=lambda: {"forget": 0.0},
+                                 warmup_steps=0, weight_decay=0.0, grad_clip=1.0, eval_fn=lambda step: {"forget": 0.0},
                                  eval_every=0, eval_at=(2, 5), seed=0, device="cpu", desc="t")
     assert curve_["step"] == [0, 2, 5, 6]
     assert all(v is not None for v in curve_["train_loss"][1:])

@@ -71,3 +71,43 @@ def test_every_teacher_is_the_selection_of_its_own_seeds_sweep(scale):
                 assert len(sweep) >= 2 and all(n.stage == "unlearn" and "lr" in n.tags for n in sweep)
                 assert {n.tags.get("seed") for n in sweep} == {teacher.tags.get("seed")}  # the same pipeline seed
                 assert sorted(n.cfg.optim.lr for n in sweep) == sorted(n.tags["lr"] for n in sweep)
+
+
+def grid_instance(root: Path, alpha: float, lr: float, retain1, forget1):
+    art, tags = sweep_instance(root / f"a{alpha:g}", lr, 0.6, retain1, 0.5, forget1)
+    return art, {**tags, "retain_weight": alpha}
+
+
+# an alpha x lr grid (App. D.2.3): retain after unlearning falls as forgetting rises along the frontier
+GRID = [(0.5, 1e-4, 0.59, 0.45), (0.5, 1e-3, 0.56, 0.30),   # within 10% of 0.6: the most forgotten is (0.5, 1e-3)
+        (0.1, 1e-4, 0.55, 0.40),                            # dominated by (0.5, 1e-3)
+        (0.1, 1e-3, 0.50, 0.26),                            # within 20%: the medium point
+        (0.3, 1e-3, 0.43, 0.25), (0.3, 3e-3, 0.40, 0.25)]   # within 30% (0.42 allowed): (0.3, 1e-3)
+
+
+def test_three_frontier_points_by_tolerance_over_an_alpha_by_lr_grid(tmp_path):
+    """Section 6 (App. D.2.3): alpha and the learning rate swept together; App. B.1's rule at three tolerances
+    takes three points across the forget/retain frontier, Table 10's Best, Medium and Worst."""
+    picked = {}
+    for point, tolerance in (("best", 0.10), ("medium", 0.20), ("worst", 0.30)):
+        root = tmp_path / point
+        out, workdir = run(root, [grid_instance(root, *g) for g in GRID], over="retain_weight,lr", tolerance=tolerance,
+                           point=point)
+        picked[point] = (out["selected"]["retain_weight"], out["selected"]["lr"])
+        assert out["selected"]["point"] == point and out["selected"]["admissible"] is True
+        assert (workdir / "model" / "model.safetensors").read_bytes() == f"weights {picked[point][1]:g}".encode()
+        assert [(row["retain_weight"], row["lr"]) for row in out["sweep"]] == sorted((a, lr) for a, lr, _, _ in GRID)
+    assert picked == {"best": (0.5, 1e-3), "medium": (0.1, 1e-3), "worst": (0.3, 1e-3)}
+
+
+def test_retain_rank_names_table_10s_points_by_their_retain(tmp_path):
+    """Paper scale: the candidates are Table 10's three points; Best has the highest retain, Worst the lowest."""
+    three = [(0.3, 2e-5, 0.50, 0.30), (0.1, 2e-5, 0.45, 0.28), (0.75, 5e-5, 0.52, 0.35)]
+    for point, expected in (("best", (0.75, 5e-5)), ("medium", (0.3, 2e-5)), ("worst", (0.1, 2e-5))):
+        root = tmp_path / point
+        out, _ = run(root, [grid_instance(root, *g) for g in three], over="retain_weight,lr", rule="retain_rank",
+                     point=point)
+        assert (out["selected"]["retain_weight"], out["selected"]["lr"]) == expected
+        assert out["selected"]["rule"] == f"{point} of 3 ranked by final retain"
+    with pytest.raises(ValueError, match="point"):
+        stage.Config(candidates=Ref("sweep.yaml"), rule="retain_rank").validate()

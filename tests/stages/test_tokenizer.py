@@ -55,3 +55,25 @@ def test_a_scale_overlay_to_a_local_tokenizer_ignores_the_revision(tmp_path):
     (node,) = Graph(Store(tmp_path / "artifacts"), "smoke").plan([tmp_path / "t.yaml"])
     run_nodes([node], device="cpu", scale="smoke", echo=lambda *_: None)
     assert json.loads((node.artifact.path / "metrics.json").read_text()) == {"vocab_size": 259, "kind": "bytes"}
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_a_hub_tokenizer_records_the_commit_it_read(tmp_path, monkeypatch, byte_tok):
+    from transformers import AutoTokenizer
+
+    from undo.data import hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "check_hub_reachable", lambda *a, **k: None)
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", lambda name, **kw: byte_tok)
+    asked = []
+    monkeypatch.setattr(hub, "hub_commit", lambda *a, **k: asked.append((a, k)) or SHA)
+    (tmp_path / "t.yaml").write_text("stage: tokenizer\nkind: pretrained\nname_or_path: google/gemma-2-2b\n")
+    (node,) = Graph(Store(tmp_path / "artifacts"), "smoke").plan([tmp_path / "t.yaml"])
+    run_nodes([node], device="cpu", scale="smoke", echo=lambda *_: None)
+    assert asked == [(("google/gemma-2-2b", None), {"repo_type": "model"})]
+    metrics = json.loads((node.artifact.path / "metrics.json").read_text())
+    assert metrics["hub"]["revision_resolved"] == SHA and metrics["hub"]["revision_requested"] is None
+    assert f"(pin it with revision: {SHA})" in (node.artifact.path / "log.txt").read_text()

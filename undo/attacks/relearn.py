@@ -29,9 +29,10 @@ def lr_key(lr: float) -> str:
 
 
 def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, steps: int, warmup_steps: int,
-                weight_decay: float, grad_clip: float | None, eval_fn: Callable[[], dict], eval_every: int, seed: int,
+                weight_decay: float, grad_clip: float | None, eval_fn: Callable[[int], dict], eval_every: int, seed: int,
                 device: str, desc: str, eval_at: tuple[int, ...] = ()) -> dict[str, list]:
-    """Finetune from ``initial_state`` at one learning rate; returns the evaluation curve."""
+    """Finetune from ``initial_state`` at one learning rate; returns the evaluation curve. ``eval_fn(step)`` scores
+    the model at an evaluation step."""
     model.load_state_dict(initial_state)
     cfg = OptimConfig(lr=lr, schedule="constant", warmup_steps=warmup_steps, weight_decay=weight_decay,
                       batch_size=batches.batch_size, max_steps=steps, grad_clip=grad_clip)
@@ -43,7 +44,7 @@ def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, step
     history: list[dict] = []
     try:
         result = train(model, loss_fn, batches, cfg, total_steps=steps, seed=seed, workdir=None,
-                       eval_fn=lambda step: eval_fn(), eval_every=eval_every, desc=desc, checkpoint=False,
+                       eval_fn=eval_fn, eval_every=eval_every, desc=desc, checkpoint=False,
                        log_every=eval_every or steps, history=history, eval_at=frozenset(eval_at))
         history = result.history
     except FloatingPointError:  # the rate is too high: the run diverged. It scores NaN from there on, which

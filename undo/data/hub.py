@@ -9,7 +9,8 @@ detected within seconds (:func:`check_hub_reachable`) instead of after the libra
 so a second run reads the cache and an interrupted download resumes. Every loader takes ``revision`` (a hub
 commit, branch or tag) to pin what is read; a row can become a document through one column (``text_field``) or a
 template over several (``text_template``, e.g. ``"{instruction}\\n\\n{response}"``), and :func:`hf_rows` gives whole
-rows (benchmarks such as ``cais/wmdp`` and ``cais/mmlu``).
+rows (benchmarks such as ``cais/wmdp`` and ``cais/mmlu``). :func:`hub_revision` says which commit a hub read came from
+(the default branch moves; a stage records the commit in its artifact, so an unpinned run can be pinned after the fact).
 
 Usage::
 
@@ -34,7 +35,8 @@ from urllib.parse import urlsplit
 
 from .errors import SourceError
 
-__all__ = ["HubCache", "cache_hf_documents", "check_hub_reachable", "hf_documents", "hf_rows", "template_fields"]
+__all__ = ["HubCache", "cache_hf_documents", "check_hub_reachable", "hf_documents", "hf_rows", "hub_commit",
+           "hub_revision", "revision_note", "template_fields"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -295,6 +297,75 @@ def hf_rows(path: str, *, name: str | None = None, split: str = "test", revision
 
 
 # --------------------------------------------------------------------------------------------------
+# The commit a hub read came from
+# --------------------------------------------------------------------------------------------------
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_LOOKUP_TIMEOUT_S = 10.0
+
+
+def is_commit(revision: str | None) -> bool:
+    """Whether ``revision`` is a full commit hash, which names itself (a branch or tag moves)."""
+    return isinstance(revision, str) and _COMMIT.fullmatch(revision) is not None
+
+
+def hub_commit(path: str, revision: str | None = None, *, repo_type: str = "dataset") -> str | None:
+    """The commit ``revision`` (None: the default branch) of hub repository ``path`` names now: one API call,
+    authenticated with ``HF_TOKEN`` when set (a gated repository answers only then; otherwise the cached login)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=os.environ.get("HF_TOKEN") or None)
+    info = api.model_info if repo_type == "model" else api.dataset_info
+    return info(path, revision=revision, timeout=_LOOKUP_TIMEOUT_S).sha
+
+
+def _revision_record(path: str, name: str | None, revision: str | None, sha: str | None = None,
+                     reason: str | None = None) -> dict:
+    record = {"path": path, "config": name, "revision_requested": revision, "revision_resolved": sha}
+    if sha is None:
+        record["reason"] = reason
+    return record
+
+
+def hub_revision(path: str, *, name: str | None = None, revision: str | None = None, repo_type: str = "dataset",
+                 read: str | None = None,
+                 offline_variables: tuple[str, ...] = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")) -> dict | None:
+    """What an artifact records about the hub commit it read: None for a local source, else ``{path, config,
+    revision_requested, revision_resolved}`` (and ``reason`` when the commit is unknown).
+
+    A full commit hash (``revision``, or ``read``: the commit a loader reports it used) is taken as is. Otherwise
+    :func:`hub_commit` asks the hub once, except offline (``offline_variables`` set: the read came from a local
+    cache, and asking would only wait on a network that is not there). A failed lookup never fails the caller: the
+    data was read, only its commit goes unrecorded, with the reason."""
+    if not _looks_like_hub_id(os.path.expanduser(path)):  # a local directory or files: no commit to name
+        return None
+    for known in (revision, read):
+        if is_commit(known):
+            return _revision_record(path, name, revision, known)
+    offline = [variable for variable in offline_variables if _hub_offline((variable,))]
+    if offline:
+        return _revision_record(path, name, revision, reason=f"offline ({', '.join(offline)} set): commit not looked up")
+    try:
+        sha = hub_commit(path, revision, repo_type=repo_type)
+    except Exception as exc:  # noqa: BLE001 - any failure only leaves the commit unrecorded
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        return _revision_record(path, name, revision, reason=f"lookup failed: {type(exc).__name__}: {first_line}")
+    if not is_commit(sha):
+        return _revision_record(path, name, revision, reason=f"the hub named no commit ({sha!r})")
+    return _revision_record(path, name, revision, sha)
+
+
+def revision_note(record: dict | None) -> str | None:
+    """The line a stage logs when its config pinned no revision (None when it pinned one, or read local files)."""
+    if record is None or record["revision_requested"] is not None:
+        return None
+    sha = record["revision_resolved"]
+    if sha is None:
+        return f"{record['path']}: no revision pinned; commit not recorded ({record['reason']})"
+    return f"{record['path']}: no revision pinned; read commit {sha} (pin it with revision: {sha})"
+
+
+# --------------------------------------------------------------------------------------------------
 # Resumable local cache of a streamed dataset
 # --------------------------------------------------------------------------------------------------
 
@@ -309,12 +380,23 @@ class HubCache:
     shards: tuple[Path, ...]
     documents: int
     rows: int
+    hub: dict | None = None  # the commit the shards were read from (:func:`hub_revision`); None for local files
 
     def documents_iter(self) -> Iterator[str]:
         for shard in self.shards:
             with open(shard, encoding="utf-8") as fh:
                 for line in fh:
                     yield json.loads(line)["text"]
+
+
+def _unrecorded_cache(path: str, name: str | None, revision: str | None) -> dict | None:
+    """The record of a cache filled before commits were recorded: a hub lookup now would name today's commit,
+    not the one the shards were read from, so only a full commit hash in ``revision`` is taken."""
+    if not _looks_like_hub_id(path):
+        return None
+    if is_commit(revision):
+        return _revision_record(path, name, revision, revision)
+    return _revision_record(path, name, revision, reason="cached before this kit recorded commits")
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -344,6 +426,8 @@ def cache_hf_documents(
     no network; an interrupted one resumes by skipping the rows already read (``IterableDataset.skip``).
     The cache directory is keyed by everything that selects the rows, so two selections never mix (``revision``
     and ``text_template`` enter that key only when given, so caches written before they existed stay valid).
+    ``progress.json`` also keeps the commit the rows were read from (:func:`hub_revision`), which the returned
+    :class:`HubCache` reports as ``hub``, on a cache hit too.
     """
     if n_documents <= 0:
         raise ValueError(f"n_documents must be > 0, got {n_documents}")
@@ -365,13 +449,19 @@ def cache_hf_documents(
         progress = json.loads(progress_file.read_text(encoding="utf-8"))
 
     def result() -> HubCache:
+        hub = progress["hub"] if "hub" in progress else _unrecorded_cache(path, name, revision)
         return HubCache(directory, tuple(directory / s for s in progress["shards"]), progress["documents"],
-                        progress["rows"])
+                        progress["rows"], hub)
 
     if progress["complete"]:
         return result()
     where = _where(path, name, revision)
-    ds = _load_hf(path, name, split, streaming=True, data_files=files, cache_dir=None, revision=revision)
+    # A resumed selection reads on at the commit its first rows came from, so the shards never mix two commits
+    # (an unpinned branch may have moved since); the cache key is untouched.
+    earlier = (progress.get("hub") or {}).get("revision_resolved") if progress["rows"] else None
+    ds = _load_hf(path, name, split, streaming=True, data_files=files, cache_dir=None, revision=earlier or revision)
+    if not earlier:
+        progress["hub"] = hub_revision(path, name=name, revision=revision)
     directory.mkdir(parents=True, exist_ok=True)
     if progress["rows"]:
         ds = ds.skip(progress["rows"])  # resume after the rows already stored

@@ -30,9 +30,25 @@ Conventions that matter for that agreement (and for matching the paper):
 
 Registered as ``eval: {kind: harness, harness: {...}}`` (:class:`HarnessEvalConfig`; the defaults are the
 paper's: retain ``mmlu`` five-shot at 40%, forget ``wmdp_bio`` zero-shot on all items). ``retain``/``forget``
-are accuracies (higher is better), also reported as ``<retain_name>_acc`` and ``<forget_name>_acc``. The
-harness's tasks load their data sets through ``datasets``: offline, ``cais/wmdp`` and ``cais/mmlu`` must already
-be in the Hugging Face cache. ``lm_eval`` is imported only when something is scored.
+are accuracies (higher is better), also reported as ``<retain_name>_acc`` and ``<forget_name>_acc``.
+``lm_eval`` is imported only when something is scored.
+
+Where the items come from. A task named alone (``retain_task: mmlu``) is the harness's own, which loads
+``cais/mmlu`` (one hub config per subject) and ``cais/wmdp`` through ``datasets``: offline they must already be
+in the Hugging Face cache. The shipped paper configs instead give ``retain``/``forget`` as ``questions`` stage
+configs (``questions_mmlu.yaml``, the domain directory's ``questions_wmdp.yaml``), the same references the kit's
+scorer takes, and :func:`write_questions_task` rebuilds the harness's ``mmlu``/``wmdp`` layout from their
+artifacts: one task per subject named ``<task>_<subject>`` with the harness's description "The following are
+multiple choice questions (with answers) about <subject>.", the subject's dev rows from ``shots.jsonl`` as the
+``first_n`` few-shot split, the A-D letter prompt, and a group ``<task>`` weighting its subjects by size (as the
+harness's ``mmlu`` group does). Chosen over the hub tasks because (a) the harness then scores exactly the items
+the kit fetched at a pinned revision and cached, the very items its fast scorer uses during relearning, (b) it
+runs with no hub access, only local files (a GPU machine without network, the CPU test of the paper path),
+and (c) the domain's forget benchmark follows the domain directory (``bio/``, ``cyber/``) like every other
+reference, with no per-domain evaluation file. MMLU's 40% (App. D.2.1) is then already taken by the questions
+stage (``fraction: 0.4, fraction_pick: first``: the first ``ceil(0.4 n)`` items of every subject, the count and
+the items of lm-eval's ``limit=0.4``, ``tests/evals/test_harness.py``), so such a task runs with limit 1; a
+limit below 1 on an artifact that already kept a fraction is refused rather than cutting twice.
 
 Usage::
 
@@ -40,6 +56,7 @@ Usage::
     result.accuracy["mmlu"]                         # the group's size-weighted accuracy
     [s.choice for s in result.samples["mmlu_anatomy"]]   # per-item argmax of the harness's log-likelihoods
     write_task(task_dir, "toy_bio", Path("items.jsonl"), description="The following are ...\\n\\n")
+    write_questions_task(task_dir, "mmlu", Path("artifacts/questions/bio-questions_mmlu-..."), fewshot=5)
 """
 
 from __future__ import annotations
@@ -48,19 +65,27 @@ import contextlib
 import copy
 import json
 import random
+import re
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 
-from ..config import option
+from ..config import Ref, option
 from . import check_metric_names, register
+
+if TYPE_CHECKING:  # imported where used, so the registry keeps its order (multiple_choice registers after harness)
+    from .multiple_choice import Item
 
 FORMATS = ("letters", "continuation")
 PAPER_SEED = 1234
+# The harness's description of its mmlu subtasks and wmdp tasks (subject with spaces for underscores).
+DESCRIPTION = "The following are multiple choice questions (with answers) about {subject}.\n\n"
+ROLES = ("retain", "forget")
 
 
 @dataclass(frozen=True)
@@ -133,19 +158,21 @@ def harness_lm(model, tokenizer, *, batch_size: int | str = 32, bos: bool = True
                 add_bos_token=bos, max_length=max_length)
 
 
-def task_manager(include_path: str | Path | None = None, tasks: Sequence[str] = ()):
-    """The harness's ``TaskManager``; with ``include_path``, only that directory's tasks when they are all of
-    ``tasks`` (indexing the harness's own ~15k task files takes seconds)."""
+def task_manager(include_path: str | Path | Sequence[str | Path] | None = None, tasks: Sequence[str] = ()):
+    """The harness's ``TaskManager``; with ``include_path`` (a directory or several), only those directories' tasks
+    when they are all of ``tasks`` (indexing the harness's own ~15k task files takes seconds)."""
     from lm_eval.tasks import TaskManager
 
     if include_path is not None:
-        path = Path(include_path)
-        if not path.is_dir():
-            raise ValueError(f"include_path: {path} is not a directory of task YAMLs")
-        local = TaskManager(include_path=str(path), include_defaults=False)
+        paths = [Path(include_path)] if isinstance(include_path, str | Path) else [Path(p) for p in include_path]
+        for path in paths:
+            if not path.is_dir():
+                raise ValueError(f"include_path: {path} is not a directory of task YAMLs")
+        include = [str(p) for p in paths]
+        local = TaskManager(include_path=include, include_defaults=False)
         if tasks and all(t in local.all_tasks for t in tasks):
             return local
-        return TaskManager(include_path=str(path))
+        return TaskManager(include_path=include)
     return TaskManager()
 
 
@@ -163,7 +190,8 @@ def _keep_random_state() -> Iterator[None]:
 
 
 def evaluate_tasks(model, tokenizer, tasks: Sequence[str], *, num_fewshot: int | None = None,
-                   limit: float | None = None, seed: int = PAPER_SEED, include_path: str | Path | None = None,
+                   limit: float | None = None, seed: int = PAPER_SEED,
+                   include_path: str | Path | Sequence[str | Path] | None = None,
                    batch_size: int | str = 32, bos: bool = True, log_samples: bool = False,
                    manager=None) -> HarnessResult:
     """Score ``tasks`` (harness task or group names) with ``lm_eval.simple_evaluate``.
@@ -268,16 +296,103 @@ def write_task(directory: Path, name: str, test: Path, *, fmt: Literal["letters"
     return path
 
 
+def _slug(subject: str | None) -> str:
+    """A subject as part of a task name (MMLU's subjects already are: ``high_school_biology``)."""
+    return "all" if subject is None else re.sub(r"[^0-9A-Za-z_]+", "_", subject).strip("_").lower() or "subject"
+
+
+def _rows(items: list[Item]) -> list[dict]:
+    return [{"question": it.question, "choices": list(it.choices), "answer": it.answer} for it in items]
+
+
+def _by_subject(items: list[Item]) -> dict[str | None, list[Item]]:
+    """Items per subject, subjects in order of first appearance, items in the file's order."""
+    groups: dict[str | None, list[Item]] = {}
+    for item in items:
+        groups.setdefault(item.subject, []).append(item)
+    return groups
+
+
+def write_questions_task(directory: Path, name: str, artifact: Path, *, fewshot: int = 0, key: str = "retain",
+                         cache_dir: Path | None = None) -> str:
+    """The harness's ``mmlu``/``wmdp`` layout over a ``questions`` artifact (module docstring): a task
+    ``<name>_<subject>`` per subject of ``artifact/items.jsonl`` (its dev split: the subject's rows of
+    ``shots.jsonl``, when ``fewshot`` > 0) and the group ``name`` over them; returns ``name``.
+
+    ``key`` names the config entry that asked for it in errors (``retain``/``forget``).
+    """
+    from .multiple_choice import load_items
+
+    artifact, directory = Path(artifact), Path(directory)
+    items_path = artifact / "items.jsonl"
+    items = load_items(items_path)
+    for number, item in enumerate(items, start=1):
+        if len(item.choices) != 4:  # the harness's letter prompt is A-D (its wmdp and mmlu templates)
+            raise ValueError(f"{items_path}: item {number}: the harness's A-D prompt needs four choices, "
+                             f"got {len(item.choices)}")
+    shots: dict[str | None, list[Item]] = {}
+    if fewshot:
+        shots_path = artifact / "shots.jsonl"
+        if not shots_path.is_file():
+            raise ValueError(f"{key}_fewshot: {fewshot} solved examples wanted, but {shots_path} does not exist "
+                             "(set shots_split in the questions config)")
+        shots = _by_subject(load_items(shots_path))
+    data = directory / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    leaves = []
+    for subject, subject_items in _by_subject(items).items():
+        leaf = f"{name}_{_slug(subject)}"
+        if leaf in leaves:
+            raise ValueError(f"{items_path}: subjects give the task name {leaf!r} twice")
+        dev = None
+        if fewshot:
+            mine = shots.get(subject, [])
+            if len(mine) < fewshot:
+                raise ValueError(f"{key}_fewshot: {fewshot} solved examples wanted, subject {subject!r} has "
+                                 f"{len(mine)} in {artifact / 'shots.jsonl'}")
+            dev = _write_jsonl(data / f"{leaf}.dev.jsonl", _rows(mine))
+        description = "" if subject is None else DESCRIPTION.format(subject=subject.replace("_", " "))
+        write_task(directory, leaf, _write_jsonl(data / f"{leaf}.test.jsonl", _rows(subject_items)),
+                   description=description, dev=dev, cache_dir=cache_dir)
+        leaves.append(leaf)
+    # MMLU's group averages over items, not subjects (the harness's weight_by_size), as the kit's scorer does
+    group = {"group": name, "task": leaves, "aggregate_metric_list": [{"metric": "acc", "weight_by_size": True}],
+             "metadata": {"version": 1}}
+    (directory / f"{name}.yaml").write_text(json.dumps(group, indent=2) + "\n")
+    return name
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _kept_fraction(artifact: Path) -> float | None:
+    """The share of every subject a questions artifact already kept (its ``fraction``), if any."""
+    metrics = artifact / "metrics.json"
+    if not metrics.is_file():
+        return None
+    fraction = json.loads(metrics.read_text()).get("fraction")
+    return fraction.get("share") if isinstance(fraction, dict) else None
+
+
 @dataclass(frozen=True, kw_only=True)
 class HarnessEvalConfig:
     """Accuracy on a retain and a forget harness task (Section 6: MMLU five-shot at 40%, WMDP zero-shot)."""
 
-    retain_task: str = option("mmlu", "harness task or group scored as retain (paper: mmlu)")
-    forget_task: str = option("wmdp_bio", "harness task or group scored as forget (paper: wmdp_bio or wmdp_cyber)")
+    retain_task: str = option("mmlu", "harness task or group scored as retain (paper: mmlu); with `retain`, the "
+                                      "name of the group built from its items (subtasks <name>_<subject>)")
+    forget_task: str = option("wmdp_bio", "harness task or group scored as forget (paper: wmdp_bio or wmdp_cyber); "
+                                          "with `forget`, the name of the group built from its items")
+    retain: Ref | None = option(None, "questions config whose items (and shots.jsonl) the retain task scores, in "
+                                      "the harness's mmlu layout, offline (paper: questions_mmlu.yaml)",
+                                key_if_set=True)
+    forget: Ref | None = option(None, "questions config whose items the forget task scores (paper: the domain's "
+                                      "questions_wmdp.yaml)", key_if_set=True)
     retain_fewshot: int = option(5, "solved examples before each retain item (paper: 5, from MMLU's dev split)", ge=0)
     forget_fewshot: int = option(0, "solved examples before each forget item (paper: 0)", ge=0)
     retain_limit: float = option(0.4, "fraction of each retain subtask's items, the first ones, in (0, 1] "
-                                      "(paper: 0.4)")
+                                      "(paper: 0.4; 1 when `retain`'s questions config already keeps 40%)")
     forget_limit: float = option(1.0, "fraction of each forget subtask's items in (0, 1] (paper: 1, all items)")
     seed: int = option(PAPER_SEED, "the harness's Python, NumPy, torch and few-shot seeds (paper: 1234)")
     include_path: str | None = option(None, "directory of extra task YAMLs, e.g. local JSONL tasks (absolute, or "
@@ -292,33 +407,68 @@ class HarnessEvalConfig:
         check_limit(self.forget_limit, "forget_limit")
         if not self.retain_task.strip() or not self.forget_task.strip():
             raise ValueError("retain_task: retain_task and forget_task must name harness tasks")
+        if self.retain is not None and self.forget is not None and self.retain_task == self.forget_task:
+            raise ValueError("forget_task: the tasks built from retain and forget need different names")
         check_metric_names(self.retain_name, self.forget_name)
 
 
 class HarnessEval:
-    """Callable returning retain and forget accuracy; the task index is built once, on the first call."""
+    """Callable returning retain and forget accuracy; the task index is built once, on the first call.
 
-    def __init__(self, cfg: HarnessEvalConfig, tokenizer, device: str = "cpu"):
+    ``artifacts`` maps a role to the questions artifact its task is built from (``retain``/``forget`` of the
+    config); those tasks are written once, into a temporary directory this object owns.
+    """
+
+    def __init__(self, cfg: HarnessEvalConfig, tokenizer, device: str = "cpu",
+                 artifacts: dict[str, Path] | None = None):
         cfg.validate()
         self.cfg, self.tokenizer, self.device = cfg, tokenizer, device
         self._manager = None
+        self.tasks = {"retain": cfg.retain_task, "forget": cfg.forget_task}
+        self.include = [Path(cfg.include_path)] if cfg.include_path else []
+        self._tmp = None
+        if artifacts:
+            self._tmp = tempfile.TemporaryDirectory(prefix="undo-harness-")
+            local = Path(self._tmp.name)
+            for role, artifact in artifacts.items():
+                limit = cfg.retain_limit if role == "retain" else cfg.forget_limit
+                kept = _kept_fraction(Path(artifact))
+                if kept is not None and limit < 1:
+                    raise ValueError(f"{role}_limit: {limit} would cut again the {kept} of every subject that the "
+                                     f"questions artifact {artifact} already keeps (set {role}_limit: 1)")
+                self.tasks[role] = write_questions_task(
+                    local, self.tasks[role], Path(artifact), key=role, cache_dir=local / "hf_datasets",
+                    fewshot=cfg.retain_fewshot if role == "retain" else cfg.forget_fewshot)
+            self.include.append(local)
 
-    def __call__(self, model) -> dict[str, float]:
+    def results(self, model, roles: tuple[str, ...] = ROLES, *, log_samples: bool = False) -> dict[str, HarnessResult]:
+        """The harness's result for each of ``roles`` (with ``log_samples``: every item's log-likelihoods)."""
         cfg = self.cfg
         if self._manager is None:
-            self._manager = task_manager(cfg.include_path, [cfg.retain_task, cfg.forget_task])
-        acc = {}
-        for role, task, shots, limit in (("retain", cfg.retain_task, cfg.retain_fewshot, cfg.retain_limit),
-                                         ("forget", cfg.forget_task, cfg.forget_fewshot, cfg.forget_limit)):
-            result = evaluate_tasks(model, self.tokenizer, [task], num_fewshot=shots, limit=limit, seed=cfg.seed,
-                                    include_path=cfg.include_path, batch_size=cfg.batch_size, bos=cfg.bos,
-                                    manager=self._manager)
-            acc[role] = result.accuracy[task]
+            self._manager = task_manager(self.include or None, list(self.tasks.values()))
+        settings = {"retain": (cfg.retain_fewshot, cfg.retain_limit), "forget": (cfg.forget_fewshot, cfg.forget_limit)}
+        out = {}
+        for role in roles:
+            shots, limit = settings[role]
+            out[role] = evaluate_tasks(model, self.tokenizer, [self.tasks[role]], num_fewshot=shots, limit=limit,
+                                       seed=cfg.seed, include_path=self.include or None, batch_size=cfg.batch_size,
+                                       bos=cfg.bos, log_samples=log_samples, manager=self._manager)
+        return out
+
+    def __call__(self, model, roles: tuple[str, ...] = ROLES) -> dict[str, float]:
+        """Accuracies of the benchmarks ``roles`` names; the other one is NaN (not scored), as for the kit's scorer."""
+        results = self.results(model, roles)
+        acc = {role: results[role].accuracy[self.tasks[role]] if role in results else float("nan") for role in ROLES}
+        cfg = self.cfg
         return {f"{cfg.retain_name}_acc": acc["retain"], f"{cfg.forget_name}_acc": acc["forget"], **acc}
 
 
 def _build(settings: HarnessEvalConfig, tokenizer, device: str, inputs) -> HarnessEval:
-    return HarnessEval(settings, tokenizer, device)
+    refs = {role: ref for role, ref in (("retain", settings.retain), ("forget", settings.forget)) if ref is not None}
+    if refs and inputs is None:
+        raise ValueError(f"{next(iter(refs))}: a harness evaluation over questions configs needs their artifacts "
+                         "(the stage's upstream)")
+    return HarnessEval(settings, tokenizer, device, {role: inputs(ref) for role, ref in refs.items()})
 
 
 register("harness", config=HarnessEvalConfig, build=_build,

@@ -37,7 +37,6 @@ Usage::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -46,6 +45,7 @@ import numpy as np
 import torch
 
 from ..config import Ref, option
+from ..data.jsonl import decode_line
 from ..models import BOS_ID, PAD_ID
 from . import check_metric_names, register
 
@@ -84,13 +84,8 @@ def load_items(path: Path) -> list[Item]:
     for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ItemsError(f"{path}:{number}: not UTF-8 (byte {exc.start})") from None
-        except json.JSONDecodeError as exc:
-            raise ItemsError(f"{path}:{number}: not a JSON object ({exc.msg})") from None
-        items.append(_item(row, f"{path}:{number}"))
+        where = f"{path}:{number}"
+        items.append(_item(decode_line(line, where, ItemsError), where))
     if not items:
         raise ItemsError(f"{path}: no items")
     return items
@@ -227,10 +222,12 @@ class MultipleChoiceEval:
                         "forget": subject_prompts(forget_items[:cfg.max_items], cfg.format, cfg.forget_description,
                                                   [], 0)}
 
-    def __call__(self, model) -> dict[str, float]:
+    def __call__(self, model, roles: tuple[str, ...] = ("retain", "forget")) -> dict[str, float]:
+        """Accuracies of the benchmarks ``roles`` names; the other one is NaN (not scored, e.g. retain during a
+        WMDP attack, whose figures read it before the attack only)."""
         acc = {role: float(np.mean(score_choices(model, self.tokenizer, prompts, bos_id=BOS_ID if self.cfg.bos else None,
                                                  pad_id=PAD_ID, batch_size=self.cfg.batch_size, device=self.device)))
-               for role, prompts in self.prompts.items()}
+               if role in roles else float("nan") for role, prompts in self.prompts.items()}
         return {f"{self.cfg.retain_name}_acc": acc["retain"], f"{self.cfg.forget_name}_acc": acc["forget"], **acc}
 
 

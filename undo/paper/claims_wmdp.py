@@ -8,7 +8,7 @@ item of a mini forget benchmark of 160 items, 13 of WMDP-Bio's 1,273) unless a r
   model in seed i is the adversary with the most forget accuracy at the last step (attacker's best learning rate,
   :mod:`undo.paper.wmdp`); d_i = forget(teacher_i) - forget(UNDO_i) under those attacks.
 - Fig. 11, UNDO is on the forget/retain frontier after the high-compute attack (per domain): in seed i, an UNDO
-  point (MaxEnt's or RMU's) that no baseline (MaxEnt, RMU, SAM, RepNoise) dominates, where a baseline dominates
+  point (MaxEnt's or RMU's) that no baseline (MaxEnt and RMU at each of Table 10's points, SAM, RepNoise) dominates, where a baseline dominates
   when it has at least UNDO's retain and a forget accuracy (after its strongest attack, last step) no more than
   the margin above UNDO's; d_i = +1 if such an UNDO point exists, else -1; margin 0.
 - Table 13, retain after distillation falls as alpha rises: d_i = -Spearman rho(alpha, retain after
@@ -24,8 +24,6 @@ from . import analysis, wmdp
 from .claims import Claim, _not_run, _row, seedwise
 
 MARGIN = 0.01  # accuracy: about one item of a mini forget benchmark (module docstring)
-METHOD_LABELS = {"maxent": "MaxEnt", "rmu": "RMU", "sam": "SAM", "repnoise": "RepNoise", "undo_maxent": "UNDO (MaxEnt)",
-                 "undo_rmu": "UNDO (RMU)"}
 
 FIG8 = "UNDO relearns less than its Unlearn-Only teacher under the best adversary"
 FIG11 = "UNDO is on the forget/retain frontier after the high-compute attack"
@@ -59,13 +57,13 @@ def fig8_claims(results: Mapping[str, Any], context: Mapping | None = None) -> l
         if method.startswith("undo_"):
             continue
         undo = series.get(f"{domain}/undo_{method}")
-        setting = f"WMDP-{domain.capitalize()}, {METHOD_LABELS.get(method, method)}"
+        setting = f"WMDP-{domain.capitalize()}, {wmdp.method_label(method)}"
         if not series[name] or not undo:
             rows.append(_not_run(FIG8, "fig8", setting, PAPER[FIG8], "missing Unlearn-Only or UNDO runs"))
             continue
         teacher, student = _strongest_by_seed(series[name]), _strongest_by_seed(undo)
         d = {s: teacher[s][1] - student[s][1] for s in teacher if s in student}
-        parts = [f"seed {s}: {METHOD_LABELS.get(method, method)} {teacher[s][1]:.3f} ({teacher[s][0]}) vs UNDO "
+        parts = [f"seed {s}: {wmdp.method_label(method)} {teacher[s][1]:.3f} ({teacher[s][0]}) vs UNDO "
                  f"{student[s][1]:.3f} ({student[s][0]})" for s in d]
         rows.append(_row(FIG8, "fig8", setting, PAPER[FIG8],
                          "forget accuracy at the last attack step, strongest adversary per model and seed: "
@@ -84,7 +82,7 @@ def _point(instances, seed) -> dict | None:
 
 def fig11_claims(results: Mapping[str, Any], context: Mapping | None = None) -> list[Claim]:
     rows = []
-    series = results.get("series") or {}
+    series = wmdp.method_series(results.get("series") or {})
     for domain in sorted({n.split("/", 1)[0] for n in series}):
         setting = f"WMDP-{domain.capitalize()}"
         mine = {n.split("/", 1)[1]: inst for n, inst in series.items() if n.startswith(domain + "/") and inst}
@@ -105,9 +103,9 @@ def fig11_claims(results: Mapping[str, Any], context: Mapping | None = None) -> 
                 beaten = [m for m, r in rival_points.items() if r["retain"] >= p["retain"] and r["forget"] <= p["forget"] + MARGIN]
                 if not beaten:
                     free.append(u)
-                parts.append(f"seed {seed}: {METHOD_LABELS[u]} (retain {p['retain']:.3f}, forget {p['forget']:.3f}) "
+                parts.append(f"seed {seed}: {wmdp.method_label(u)} (retain {p['retain']:.3f}, forget {p['forget']:.3f}) "
                              + ("undominated" if not beaten else "dominated by " + ", ".join(
-                                 f"{METHOD_LABELS.get(m, m)} ({rival_points[m]['retain']:.3f}, "
+                                 f"{wmdp.method_label(m)} ({rival_points[m]['retain']:.3f}, "
                                  f"{rival_points[m]['forget']:.3f})" for m in beaten)))
             d[seed] = 1.0 if free else -1.0
         if not d:

@@ -24,11 +24,43 @@ import numpy as np
 
 from ..attacks.relearn import ADVERSARIES
 from . import analysis
+from .names import METHOD_LABELS
 
+POINTS = ("medium", "worst")  # Table 10's frontier points beside the Best (the UNDO teacher, named by its method)
 ADVERSARY_LABELS = {"forget_retain": "forget/retain", "forget_retain_qa": "forget/retain-qa",
                     "forget_retain_long": "forget/retain-long", "forget_retain_qa_long": "forget/retain-qa-long",
                     "wiki_qa_long": "wiki-qa-long", "sp_forget_retain": "sp-forget/retain",
                     "sp_forget_retain_qa": "sp-forget/retain-qa", "sp_wiki_qa_long": "sp-wiki-qa-long"}
+
+
+def method_series(series: Mapping[str, Any]) -> dict[str, Any]:
+    """Series by ``<domain>/<method>``, with a frontier series (``<domain>/<method>_frontier``: Table 10's Medium and
+    Worst points, tagged ``point``) split into ``<method>_medium`` and ``<method>_worst``."""
+    out: dict[str, Any] = {}
+    for name, instances in series.items():
+        if not name.endswith("_frontier"):
+            out[name] = instances
+            continue
+        for inst in instances:
+            point = (inst.get("tags") or {}).get("point")
+            if point not in POINTS:
+                raise ValueError(f"wmdp: series {name}: an instance tagged point={point!r} (expected one of {POINTS})")
+            out.setdefault(f"{name[: -len('_frontier')]}_{point}", []).append(inst)
+    return out
+
+
+def split_point(method: str) -> tuple[str, str]:
+    """``maxent_medium`` -> (``maxent``, ``medium``); a method without a point is Table 10's Best."""
+    base, _, point = method.rpartition("_")
+    return (base, point) if base and point in POINTS else (method, "best")
+
+
+def method_label(method: str) -> str:
+    """``maxent`` -> MaxEnt, ``undo_rmu`` -> UNDO (RMU), ``rmu_worst`` -> RMU (Worst)."""
+    base, point = split_point(method)
+    undo, _, teacher = base.partition("undo_")
+    label = f"UNDO ({METHOD_LABELS.get(teacher, teacher)})" if not undo and teacher else METHOD_LABELS.get(base, base)
+    return label if point == "best" else f"{label} ({point.capitalize()})"
 
 
 def direction(instances: Sequence[Mapping[str, Any]]) -> str:

@@ -8,7 +8,10 @@ Python's own pydoc text, a Hugging Face dataset (paper scale: streamed into resu
 artifact records the source, licence, checksum and size. A corpus may also declare a held-out split
 (``heldout_tokens``, ``split_seed``), which the dataset stage applies once the text is tokenized.
 
-Hub sources (``kind: hf``) take a ``revision`` (commit, branch or tag) to pin what is read. A row becomes one
+Hub sources (``kind: hf``) take a ``revision`` (commit, branch or tag) to pin what is read; unpinned, the default
+branch is read, and either way the artifact's ``metrics.json`` records the commit the rows came from (``hub``:
+``revision_resolved``, null with a ``reason`` when it could not be looked up), so a run can be pinned after the
+fact. A row becomes one
 document through its ``text_field`` (fineweb-edu's config ``sample-10BT`` and wikipedia's ``20220301.en`` hold
 it in ``text``), or through ``text_template``, which fills several text columns: the Magpie instruction sets
 (Magpie-Align on the hub) hold each pair twice, as the ``instruction`` and ``response`` text columns and as a
@@ -42,7 +45,8 @@ from ..config import option
 from ..data import arithmetic, knowledge
 from ..data.archives import fetch_pypi_archive, fetch_pypi_sdist
 from ..data.errors import SourceError
-from ..data.hub import cache_hf_documents, template_fields
+from ..data.hub import cache_hf_documents, revision_note, template_fields
+from ..data.jsonl import decode_line
 from ..data.text import gutenberg_documents, plain_text_documents, stdlib_pydoc_documents
 from ..store import write_json_atomic
 from . import Context
@@ -209,12 +213,7 @@ def jsonl_documents(src: SourceConfig) -> tuple[list[str], str]:
             if not line.strip():
                 continue
             where = f"{src.path}:{number}"
-            try:
-                row = json.loads(line.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise SourceError(f"{where}: not UTF-8 (byte {exc.start})") from None
-            except json.JSONDecodeError as exc:
-                raise SourceError(f"{where}: not JSON ({exc.msg})") from None
+            row = decode_line(line, where, SourceError)
             if not isinstance(row, dict):
                 raise SourceError(f"{where}: expected a JSON object with {', '.join(fields)}, got {type(row).__name__}")
             for key in fields:
@@ -267,8 +266,14 @@ def _run_hf(ctx: Context, cfg: Config) -> dict:
     chars = utf8 = 0
     for doc in iter_documents(ctx.workdir):
         chars, utf8 = chars + len(doc), utf8 + len(doc.encode("utf-8"))
-    return {"documents": cache.documents, "characters": chars, "utf8_bytes": utf8, "rows_read": cache.rows,
-            "shards": len(cache.shards), "provenance": _hf_provenance(src)}
+    summary = {"documents": cache.documents, "characters": chars, "utf8_bytes": utf8, "rows_read": cache.rows,
+               "shards": len(cache.shards), "provenance": _hf_provenance(src)}
+    if cache.hub is not None:  # local files with the hub's schema have no commit
+        summary["hub"] = cache.hub
+        note = revision_note(cache.hub)
+        if note:
+            ctx.log(note)
+    return summary
 
 
 def run(ctx: Context) -> dict:

@@ -8,7 +8,9 @@ pretraining starts from, not shrink-perturb noise.
 With ``pretrained: {name_or_path, revision}`` the stage takes a published model instead (a hub id pinned by
 ``revision``, or a ``save_pretrained`` directory): loaded in fp32 with eager attention together with its own
 tokenizer (:func:`undo.models.load_pretrained`) and saved into the artifact as a built model is, so every
-downstream stage loads it with ``load_model``; ``data`` and ``model`` are then left out. A gated hub model
+downstream stage loads it with ``load_model``; ``data`` and ``model`` are then left out. The commit the weights were
+read from is recorded as ``hub`` (:func:`undo.data.hub.hub_revision`: the one ``transformers`` reports, else one hub
+lookup), so an unpinned model can be pinned after the fact. A gated hub model
 (Gemma-2) without a token fails in seconds, before any download, with one line saying what to do.
 
 With ``eval`` set, the model's retain and forget performance is recorded (for a random init, a chance-level floor).
@@ -19,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Ref, option
+from ..data.hub import hub_revision, revision_note
 from ..evals import EvalConfig, make_evaluator
 from ..models import ModelConfig, build_model, count_parameters, load_pretrained, save_model
 from . import Context
@@ -61,6 +64,19 @@ class Config:
             raise ValueError("data: a pretrained model brings its own tokenizer; remove data")
 
 
+def _record_commit(ctx: Context, src: Pretrained, model, summary: dict) -> None:
+    """The commit the weights came from: the hash ``transformers`` read them at (known offline too), else one hub
+    lookup; nothing for a local directory."""
+    record = hub_revision(src.name_or_path, revision=src.revision, repo_type="model",
+                          read=getattr(model.config, "_commit_hash", None), offline_variables=("HF_HUB_OFFLINE",))
+    if record is None:
+        return
+    summary["hub"] = record
+    note = revision_note(record)
+    if note:
+        ctx.log(note)
+
+
 def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
     if cfg.pretrained is not None:
@@ -75,6 +91,7 @@ def run(ctx: Context) -> dict:
     if cfg.pretrained is not None:
         summary["pretrained"] = {"name_or_path": cfg.pretrained.name_or_path, "revision": cfg.pretrained.revision,
                                  "commit": getattr(model.config, "_commit_hash", None)}
+        _record_commit(ctx, cfg.pretrained, model, summary)
     write_summary(ctx.workdir, summary)
     what = f"pretrained {cfg.pretrained.name_or_path}" if cfg.pretrained is not None else f"seed {cfg.seed}"
     ctx.log(f"{summary['parameters']:,} parameters, {what}; eval {metrics}")

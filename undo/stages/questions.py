@@ -22,8 +22,8 @@ order, and items without a subject form one group. ``max_items`` then keeps a se
 item's ``subject`` stays in ``items.jsonl``. With ``shots_split`` (MMLU: ``dev``) the first ``n_shots`` rows of
 every subject of that split, in the split's order (the harness's ``first_n`` sampler, MMLU's five-shot prompt),
 are written to ``shots.jsonl``, subject kept. The artifact records the number of items, how often each answer
-position is correct (a skewed benchmark shows there) and, for hub benchmarks, the items and shots per subject
-and the revision.
+position is correct (a skewed benchmark shows there) and, for hub benchmarks, the items and shots per subject,
+the revision asked for and the commit read (``hub``; :func:`undo.data.hub.hub_revision`).
 """
 
 from __future__ import annotations
@@ -181,6 +181,20 @@ def _counts(rows: list[dict]) -> dict[str, int]:
     return {"all" if subject is None else subject: len(indices) for subject, indices in by_subject(rows).items()}
 
 
+def _record_commit(ctx: Context, cfg: Config, summary: dict) -> None:
+    """The commit the benchmark was read from, looked up once after the rows loaded (the load has already found the
+    hub reachable); nothing for local files."""
+    from ..data.hub import hub_revision, revision_note
+
+    record = hub_revision(cfg.path, name=cfg.config_name, revision=cfg.revision)
+    if record is None:
+        return
+    summary["hub"] = record
+    note = revision_note(record)
+    if note:
+        ctx.log(note)
+
+
 def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
     items = build_items(cfg)
@@ -198,6 +212,7 @@ def run(ctx: Context) -> dict:
     if cfg.source == "hf":
         summary["revision"] = cfg.revision
         summary["items_per_subject"] = _counts(items)
+        _record_commit(ctx, cfg, summary)
     if shots is not None:
         _write_jsonl(ctx.workdir / "shots.jsonl", shots)
         summary["shots"] = {"split": cfg.shots_split, "per_subject": _counts(shots)}

@@ -21,6 +21,7 @@ in the figures.
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from typing import Literal
@@ -74,6 +75,10 @@ class Config:
     shrink_beta: float = option(0.0, "noise scale of that perturbation (0: pure shrinkage, UNDO's WMDP setting)", ge=0,
                                 key_if_set=True)
     adversary: str = option("", "the attack's name, shown by figures (App. D.2.5, Table 12)", in_key=False)
+    retain_at: Literal["every", "start"] = option(
+        "every", "score the retain benchmark at every evaluation, or only before the attack (start: the WMDP attacks, "
+                 "whose figures read retain of the released model; later evaluations record retain as NaN)",
+        key_if_set=True)
 
     def validate(self) -> None:
         if not self.lrs:
@@ -96,6 +101,15 @@ def run(ctx: Context) -> dict:
     initial = snapshot(model)
     tokenizer = artifact_tokenizer(model_dir)
     evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input)
+    if cfg.retain_at == "start" and "roles" not in inspect.signature(evaluator).parameters:
+        raise ValueError(f"retain_at: start needs an evaluator that can score the forget benchmark alone "
+                         f"({cfg.eval.kind!r} cannot)")
+
+    def evaluate(step: int) -> dict:
+        if cfg.retain_at == "start" and step > 0:
+            return evaluator(model, roles=("forget",))
+        return evaluator(model)
+
     batches = Batches(dataset_tokens(ctx.input(cfg.data)), cfg.batch_size, cfg.seed)
     curves_dir = ctx.workdir / "curves"
     curves_dir.mkdir(exist_ok=True)
@@ -108,7 +122,7 @@ def run(ctx: Context) -> dict:
             ctx.log(f"lr {lr:g}: already done, reusing")
             return
         curve = relearn_one(model, initial, batches, lr, steps=cfg.steps, warmup_steps=cfg.warmup_steps,
-                            weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, eval_fn=lambda: evaluator(model),
+                            weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, eval_fn=evaluate,
                             eval_every=0 if cfg.eval_steps else cfg.eval_every, eval_at=cfg.eval_steps or (),
                             seed=cfg.seed, device=ctx.device, desc=f"{ctx.name} lr={lr:g}")
         write_json_atomic(path, curve)

@@ -1,7 +1,8 @@
 """Stage ``tokenizer``: Gemma-2-2b's tokenizer (paper) or a byte-level BPE trained on the corpora.
 
 A pretrained tokenizer is a hub id or a ``save_pretrained`` directory; ``revision`` pins a hub id's commit,
-branch or tag (:func:`undo.models.load_pretrained_tokenizer`).
+branch or tag (:func:`undo.models.load_pretrained_tokenizer`); the commit a hub tokenizer was read from is recorded
+as ``hub`` (:func:`undo.data.hub.hub_revision`), so an unpinned one can be pinned after the fact.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config import Ref, option
+from ..data.hub import hub_revision, revision_note
 from ..models import load_pretrained_tokenizer
 from ..tokenizer import byte_tokenizer, train_bpe
 from . import Context
@@ -72,6 +74,18 @@ def training_text(ctx: Context, cfg: Config) -> tuple[list[str], dict[str, int]]
     return [doc for docs in picked for doc in docs], used
 
 
+def _record_commit(ctx: Context, cfg: Config, summary: dict) -> None:
+    """The commit a hub tokenizer was read from (one lookup after the load; not offline); nothing for a directory."""
+    record = hub_revision(cfg.name_or_path, revision=cfg.revision, repo_type="model",
+                          offline_variables=("HF_HUB_OFFLINE",))
+    if record is None:
+        return
+    summary["hub"] = record
+    note = revision_note(record)
+    if note:
+        ctx.log(note)
+
+
 def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
     if cfg.kind == "pretrained":
@@ -85,6 +99,8 @@ def run(ctx: Context) -> dict:
     summary = {"vocab_size": len(tok), "kind": cfg.kind}
     if cfg.kind == "pretrained" and cfg.revision is not None:
         summary["revision"] = cfg.revision
+    if cfg.kind == "pretrained":
+        _record_commit(ctx, cfg, summary)
     if cfg.kind == "bpe":
         summary["training_characters"] = used
     write_summary(ctx.workdir, summary)

@@ -5,7 +5,8 @@ One column per domain (Bio, Cyber), one row per budget: (1) the released model (
 ``options.low_step`` relearning steps, (3) after the last step. x: forget accuracy after the strongest attack at
 that budget (over Table 12's adversaries and the learning-rate grid, mean over seeds); y: the released model's
 retain accuracy (MMLU), what the defender ships, as in Figure 7. Series are named ``<domain>/<method>`` (maxent,
-rmu, sam, repnoise, undo_maxent, undo_rmu). Points on a panel's Pareto frontier (no other point has both lower
+rmu, sam, repnoise, undo_maxent, undo_rmu; ``maxent_frontier``/``rmu_frontier`` hold Table 10's Medium and Worst
+points, drawn half-filled and hollow in their method's marker beside the filled Best). Points on a panel's Pareto frontier (no other point has both lower
 forget and higher retain) are ringed. Also writes ``<out_base>.md`` with every point, the adversary behind it and
 whether it is on the frontier.
 
@@ -22,9 +23,8 @@ from pathlib import Path
 from undo.paper import plotting, wmdp
 
 DOMAINS = ("bio", "cyber")
-ORDER = ("maxent", "rmu", "sam", "repnoise", "undo_maxent", "undo_rmu")
-LABELS = {"maxent": "MaxEnt", "rmu": "RMU", "sam": "SAM", "repnoise": "RepNoise", "undo_maxent": "UNDO (MaxEnt)",
-          "undo_rmu": "UNDO (RMU)"}
+ORDER = ("maxent", "maxent_medium", "maxent_worst", "rmu", "rmu_medium", "rmu_worst", "sam", "repnoise", "undo_maxent",
+         "undo_rmu")
 MARKERS = {"maxent": "s", "rmu": "D", "sam": "^", "repnoise": "P", "undo_maxent": "o", "undo_rmu": "h"}
 COLORS = {"maxent": "#d62728", "rmu": "#9467bd", "sam": "#ff7f0e", "repnoise": "#bcbd22", "undo_maxent": "#1f77b4",
           "undo_rmu": "#17becf"}
@@ -35,7 +35,7 @@ def points(results: dict) -> dict[str, list[dict]]:
     """Per domain, one point per method: retain, forget at each budget, the adversary behind each forget value."""
     low = int(results.get("options", {}).get("low_step", 50))
     out: dict[str, list[dict]] = {}
-    for name, instances in results["series"].items():
+    for name, instances in wmdp.method_series(results["series"]).items():
         domain, method = name.split("/", 1)
         if not instances:
             continue
@@ -55,6 +55,16 @@ def points(results: dict) -> dict[str, list[dict]]:
 
 def _last_step(instances) -> int:
     return int(next(iter(instances[0]["results"]["curves"].values()))["step"][-1])
+
+
+def _style(method: str) -> dict:
+    """The method's marker and colour; Table 10's Medium point half-transparent, its Worst point hollow."""
+    base, point = wmdp.split_point(method)
+    color = COLORS.get(base, "0.5")
+    style = {"marker": MARKERS.get(base, "o"), "s": 40}
+    if point == "worst":
+        return {**style, "facecolors": "none", "edgecolors": color, "linewidths": 1.2}
+    return {**style, "color": color, "alpha": 0.55 if point == "medium" else 1.0}
 
 
 def on_frontier(point: dict, others: list[dict], budget: str) -> bool:
@@ -79,7 +89,7 @@ def markdown(results: dict, pts: dict[str, list[dict]]) -> str:
             cells = [f"{p['forget']['initial']:.3f}"] + [
                 f"{p['forget'][b]:.3f} ({wmdp.ADVERSARY_LABELS.get(p['adversary'][b], p['adversary'][b])})"
                 for b in ("low", "high")]
-            lines.append(f"| {LABELS.get(p['method'], p['method'])} | {p['retain']:.3f} | " + " | ".join(cells) +
+            lines.append(f"| {wmdp.method_label(p['method'])} | {p['retain']:.3f} | " + " | ".join(cells) +
                          f" | {'yes' if on_frontier(p, mine, 'high') else 'no'} | {p['seeds']} |")
         lines.append("")
     return "\n".join(lines)
@@ -100,9 +110,8 @@ def draw(results: dict, out_base: Path) -> list[Path]:
             for row, budget in enumerate(BUDGETS):
                 ax = axes[row][col]
                 for p in mine:
-                    ax.scatter(p["forget"][budget], p["retain"], marker=MARKERS.get(p["method"], "o"),
-                               color=COLORS.get(p["method"], "0.5"), s=40, zorder=3,
-                               label=LABELS.get(p["method"], p["method"]))
+                    ax.scatter(p["forget"][budget], p["retain"], zorder=3, label=wmdp.method_label(p["method"]),
+                               **_style(p["method"]))
                     if on_frontier(p, mine, budget):
                         ax.scatter(p["forget"][budget], p["retain"], s=140, facecolors="none", edgecolors="0.35",
                                    linewidths=0.8, zorder=4)
