@@ -323,9 +323,12 @@ def test_wmdp_tables_9_to_12_hold_the_papers_values():
         assert [t9.cell(r, column) for r in ("Batch size", "Sequence length", "Steps", "Learning rate", "Weight decay",
                                              "Warmup steps")] == ["40", "256", "90", "Fixed (no scheduler)", "0", "0"]
     assert [t9.cell(r, "Bio RMU") for r in ("c value", "RMU layers", "RMU end layer")] == ["80", "10–15", "15"]
-    assert [r[2] for r in tables[10].rows] == ["alpha = 0.5, lr = 5e-5", "alpha = 0.3, lr = 2e-5",
-                                               "alpha = 0.5, lr = 2e-5", "alpha = 0.2, lr = 2e-5"]
-    assert tables[10].missing  # the Medium and Worst points are not configured
+    assert [r[2:] for r in tables[10].rows] == [  # Table 10, three points per domain and method
+        ("alpha = 0.5, lr = 5e-5", "Best"), ("alpha = 0.3, lr = 1e-4", "Medium"), ("alpha = 0.1, lr = 1e-4", "Worst"),
+        ("alpha = 0.3, lr = 2e-5", "Best"), ("alpha = 0.1, lr = 2e-5", "Medium"), ("alpha = 0.75, lr = 5e-5", "Worst"),
+        ("alpha = 0.5, lr = 2e-5", "Best"), ("alpha = 0.2, lr = 2e-5", "Medium"), ("alpha = 0.1, lr = 2e-5", "Worst"),
+        ("alpha = 0.2, lr = 2e-5", "Best"), ("alpha = 0.3, lr = 3.5e-5", "Medium"), ("alpha = 0.3, lr = 5e-5", "Worst")]
+    assert not tables[10].missing
     t11 = dict(tables[11].rows)
     assert t11['HuggingFaceFW/fineweb-edu (subset_name="sample-10BT")'] == "0.35" and t11["Total"] == "1"
     assert sorted(float(v) for k, v in t11.items() if k.startswith("Magpie-Align/")) == [0.04] * 6 + [0.05]
