@@ -27,10 +27,12 @@ SEC3 := reproduce/fig2.yaml
 SEC4 := reproduce/fig3.yaml reproduce/fig4.yaml reproduce/fig9.yaml reproduce/fig10.yaml
 SEC5 := reproduce/fig5.yaml reproduce/fig6.yaml
 SEC6 := reproduce/fig7.yaml reproduce/fig8.yaml reproduce/fig11.yaml reproduce/tab13.yaml
-FIGURES := $(SEC3) $(SEC4) $(SEC5) $(SEC6)
+APPF := reproduce/fig12.yaml reproduce/fig13.yaml reproduce/tab14.yaml
+FIGURES := $(SEC3) $(SEC4) $(SEC5) $(SEC6) $(APPF)
 RUN = $(UNDO) run --scale $(SCALE) --jobs $(JOBS)
 
-.PHONY: help setup test lint smoke all sec3 sec4 sec5 sec6 fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 fig10 fig11 tab13 figures report lock \
+.PHONY: help setup test lint smoke all sec3 sec4 sec5 sec6 appf fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 fig10 fig11 tab13 \
+	fig12 fig13 tab14 figures report lock \
 	bench bench-mini image tables
 
 help: ## list the targets
@@ -50,7 +52,7 @@ lint: $(VENV)/.lock-sha256 ## ruff on the code, hadolint on the Dockerfile
 smoke: $(VENV)/.lock-sha256 ## every figure's pipeline at smoke scale (seconds per stage)
 	$(UNDO) run $(FIGURES) --scale smoke --jobs $(JOBS)
 
-all: $(VENV)/.lock-sha256 ## Sections 3-6: every figure (synthetic settings and WMDP), then the claims report
+all: $(VENV)/.lock-sha256 ## Sections 3-6 and App. F: every figure (synthetic, WMDP, TOFU), then the claims report
 	$(RUN) $(FIGURES)
 	$(UNDO) report --scale $(SCALE)
 
@@ -65,6 +67,9 @@ sec5: $(VENV)/.lock-sha256 ## Section 5, UNDO: Figures 5 and 6
 
 sec6: $(VENV)/.lock-sha256 ## Section 6: robust methods compared (Figure 7) and WMDP (Figures 8, 11, Table 13)
 	$(RUN) $(SEC6)
+
+appf: $(VENV)/.lock-sha256 ## App. F, TOFU: distillation onto the base model (Figures 12, 13) and the INT4 attack (Table 14)
+	$(RUN) $(APPF)
 
 fig2: $(VENV)/.lock-sha256 ## Figure 2: oracle matching into the reference vs a random init, then relearning
 	$(RUN) reproduce/fig2.yaml
@@ -92,6 +97,15 @@ fig11: $(VENV)/.lock-sha256 ## Figure 11 (App. D.2.7): WMDP forget vs retain aft
 
 tab13: $(VENV)/.lock-sha256 ## Table 13 (App. D.2.7): retain after UNDO's distillation by shrinkage alpha (Markdown + LaTeX)
 	$(RUN) reproduce/tab13.yaml
+
+fig12: $(VENV)/.lock-sha256 ## Figure 12 (App. F.1): TOFU metrics through finetuning, GradDiff and distillation onto the base model
+	$(RUN) reproduce/fig12.yaml
+
+fig13: $(VENV)/.lock-sha256 ## Figure 13 (App. F.1): relearning TOFU's forget set: unlearned, distilled, control
+	$(RUN) reproduce/fig13.yaml
+
+tab14: $(VENV)/.lock-sha256 ## Table 14 (App. F.2): the INT4 quantization attack on TOFU (Markdown + LaTeX)
+	$(RUN) reproduce/tab14.yaml
 
 fig9: $(VENV)/.lock-sha256 ## Figure 9: distillation trends of Unlearn-and-Distill (loss, retain, forget per step)
 	$(RUN) reproduce/fig9.yaml

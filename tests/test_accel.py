@@ -104,6 +104,30 @@ def test_reference_helpers_are_bit_for_bit_the_old_code(monkeypatch):
     assert torch.equal(accel.lm_forward_kl(student, teacher, x), forward_kl(student(input_ids=x).logits, t_logits))
 
 
+@pytest.mark.parametrize("mode", ["reference", "fast"])
+def test_a_right_padded_prompt_answer_batch_scores_only_its_answers(mode, monkeypatch):
+    """A Batch's loss mask selects the scored tokens, and what stands in the right padding changes nothing (no real
+    token attends to a later pad), on both paths; forward KL also takes App. F's temperature there."""
+    monkeypatch.setenv("UNDO_LOSS_CHUNK", "5")
+    from undo.batch import Batch
+
+    student, teacher, x = tiny(0), tiny(1), ids()
+    answer = torch.zeros_like(x)
+    answer[:, 6:12] = 1                      # prompt 0-5, answer 6-11, right padding 12-15
+    other_pads = x.clone()
+    other_pads[:, 12:] = 7
+    with accel.use(mode), torch.no_grad():
+        ce = accel.lm_cross_entropy(student, Batch(x, loss_mask=answer))
+        assert torch.allclose(ce, cross_entropy(student(input_ids=x).logits, x, answer), rtol=1e-5)
+        assert torch.allclose(ce, accel.lm_cross_entropy(student, Batch(other_pads, loss_mask=answer)), rtol=1e-6)
+        kl = accel.lm_forward_kl(student, teacher, Batch(x, loss_mask=answer), temperature=4.0)
+        reference = forward_kl(student(input_ids=x).logits, teacher(input_ids=x).logits, answer, temperature=4.0)
+        assert torch.allclose(kl, reference, rtol=1e-5)
+        assert not torch.allclose(kl, accel.lm_forward_kl(student, teacher, Batch(x, loss_mask=answer)))
+    with pytest.raises(ValueError, match="carries its own mask"):
+        accel.lm_cross_entropy(student, Batch(x, loss_mask=answer), answer)
+
+
 # --- fast path pieces on CPU (fp32) ----------------------------------------------------------
 
 @pytest.mark.parametrize("loss", ["ce", "kl", "uniform"])

@@ -116,6 +116,24 @@ def test_forward_kl_matches_naive(vocab, chunk):
     assert naive_kl(s, t, mask) == losses.forward_kl(s, t, mask)
 
 
+@pytest.mark.parametrize("temperature", [4.0, 0.5])
+def test_forward_kl_at_a_temperature_matches_naive(temperature):
+    """App. F's TOFU distillation: KL of softmax(logits / T) without the T^2 factor, chunked as the naive path."""
+    h, w, th, tw, _ = inputs(1000)
+    mask = torch.ones(h.shape[:2], dtype=torch.long)
+    mask[0, :4] = 0  # a prompt that is not scored
+
+    def naive(h, w):
+        return naive_kl(capped(h, w) / temperature, capped(th.to(h.dtype), tw.to(h.dtype)) / temperature, mask)
+
+    check(lambda h, w: linear_forward_kl(h, w, th, tw, mask, softcap=CAP, teacher_softcap=CAP, chunk=5,
+                                         temperature=temperature), naive, h, w)
+    s, t = capped(h, w), capped(th, tw)
+    assert torch.allclose(losses.forward_kl(s, t, mask, temperature=temperature),
+                          naive_kl(s / temperature, t / temperature, mask))
+    assert not torch.allclose(losses.forward_kl(s, t, mask, temperature=temperature), losses.forward_kl(s, t, mask))
+
+
 @pytest.mark.parametrize("vocab", [1000, 256000])
 def test_kl_to_uniform_matches_naive(vocab):
     h, w, _, _, _ = inputs(vocab, seq=9)

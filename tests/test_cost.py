@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from undo.cli import cli
-from undo.cost import Costs, gemma2_parameters, gpu_hours
+from undo.cost import Costs, gemma2_parameters, gpu_hours, phi_parameters
 from undo.models import ModelConfig, build_model, count_parameters
 from undo.pipeline import Graph
 from undo.store import Store
@@ -31,6 +31,32 @@ def test_the_formula_at_gemma_2_2b_shape_is_its_published_size():
     shape = ModelConfig(hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8,
                         num_key_value_heads=4, head_dim=256)
     assert gemma2_parameters(shape, 256_000) == 2_614_341_888  # the 2.61e9 the dry run assumes for google/gemma-2-2b
+
+
+@pytest.mark.parametrize("heads, kv", [(4, 4), (4, 2)])
+def test_the_phi_formula_counts_what_transformers_builds(heads, kv):
+    cfg = ModelConfig(architecture="phi", hidden_size=32, intermediate_size=80, num_hidden_layers=3,
+                      num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=64)
+    assert phi_parameters(cfg, 300) == count_parameters(build_model(cfg, 300, seed=0))
+
+
+def test_the_phi_formula_at_phi_1_5_shape_is_its_published_size():
+    import yaml
+
+    shape = yaml.safe_load((REPO / "reproduce" / "tofu" / "phi" / "model.yaml").read_text())["model"]
+    assert phi_parameters(ModelConfig(**shape), 51_200) == 1_418_270_720   # 1.42e9, as the dry run assumes
+
+
+def test_the_tofu_dry_run_counts_the_generated_pairs_and_lists_the_hub_assets(tmp_path):
+    nodes = Graph(Store(tmp_path / "a"), "mini").plan([REPO / "reproduce" / "tofu" / "gemma" / "finetune.yaml"])
+    (qa,) = [n for n in nodes if n.stage == "qa" and n.cfg.split == "full"]
+    assert Costs().dataset_tokens(qa) == 100 * 10 * 96          # 100 authors x 10 pairs, rows of 96 tokens
+    out = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "a"), "run", str(REPO / "reproduce/tab14.yaml"),
+                                   "--scale", "paper", "--dry-run"])
+    assert out.exit_code == 0, out.output
+    for asset in ("dataset locuslab/TOFU (full, forget10, retain90", "model google/gemma-2-2b-it",
+                  "model microsoft/phi-1_5"):
+        assert asset in out.output
 
 
 def _write(directory: Path, files: dict[str, str]) -> None:

@@ -35,7 +35,7 @@ def test_all_runs_every_figure_in_one_graph_then_the_report():
 
 def test_sections_partition_the_figures():
     found = []
-    for section in ("sec3", "sec4", "sec5", "sec6"):
+    for section in ("sec3", "sec4", "sec5", "sec6", "appf"):
         (line,) = dry_run(section, "SCALE=mini")
         found += re.findall(r"reproduce/fig\d+\.yaml", line)
     assert sorted(found) == FIGURE_CONFIGS

@@ -90,7 +90,7 @@ def test_make_all_smoke_from_an_empty_store_with_two_jobs_reproduces_the_golden_
     done = subprocess.run(cmd, cwd=smoke_workspace, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "(2 jobs x 1 thread)" in done.stdout
-    for figure in ("fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig9", "fig10"):
+    for figure in ("fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig9", "fig10", "fig12", "fig13"):
         for ext in ("json", "png", "md"):
             assert (smoke_workspace / "figures" / "smoke" / f"{figure}.{ext}").is_file(), (figure, ext)
     claims = (smoke_workspace / "figures" / "smoke" / "claims.md").read_text()

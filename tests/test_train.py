@@ -28,6 +28,16 @@ def test_batches_are_a_function_of_the_index():
     assert len({tuple(r.tolist()) for r in seen[:9]}) == 9  # no repeats inside an epoch
 
 
+def test_batches_with_a_loss_mask_carry_the_same_rows_masks():
+    tokens = np.arange(40, dtype=np.int32).reshape(10, 4)
+    mask = (tokens % 3 == 0).astype(np.uint8)
+    batch = Batches(tokens, 3, seed=1, loss_mask=mask)(2)
+    assert torch.equal(batch.loss_mask, torch.from_numpy(mask[batch.input_ids.numpy()[:, 0] // 4].astype(np.int64)))
+    assert torch.equal(batch.input_ids, Batches(tokens, 3, seed=1)(2))
+    with pytest.raises(ValueError, match="loss mask of shape"):
+        Batches(tokens, 3, seed=1, loss_mask=mask[:, :2])
+
+
 def test_stop_rule():
     rule = StopRule(tolerance=0.05, mode="absolute")
     assert rule.reached(0.76, 0.8) and not rule.reached(0.74, 0.8)

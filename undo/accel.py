@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from . import chunked
+from .batch import Batch
 from .losses import cross_entropy, forward_kl, kl_to_uniform
 
 # Attention implementations that apply Gemma-2's attention-logit softcap. "sdpa" is never
@@ -182,8 +183,21 @@ def _head(model) -> tuple[torch.Tensor, float | None]:
     return model.get_output_embeddings().weight, model.config.final_logit_softcapping
 
 
+def _ids_and_mask(batch, mask):
+    """(ids, target mask) from a bare id tensor plus ``mask``, or from a :class:`undo.batch.Batch` (its targets)."""
+    if isinstance(batch, Batch):
+        if mask is not None:
+            raise ValueError("a Batch carries its own mask")
+        if batch.attention_mask is not None and batch.loss_mask is None:
+            raise ValueError("left or inner padding needs an attention mask these fast losses do not take")
+        return batch.input_ids, batch.targets
+    return batch, mask
+
+
 def lm_cross_entropy(model, input_ids, mask=None) -> torch.Tensor:
-    """Mean next-token CE of ``model`` on ``input_ids`` (:func:`undo.losses.cross_entropy`)."""
+    """Mean next-token CE of ``model`` on ``input_ids`` (:func:`undo.losses.cross_entropy`); ``input_ids`` may be a
+    right-padded :class:`undo.batch.Batch`, whose loss mask then selects the scored tokens."""
+    input_ids, mask = _ids_and_mask(input_ids, mask)
     acc = select(input_ids.device)
     if not acc.fast:
         return cross_entropy(model(input_ids=input_ids).logits, input_ids, mask)
@@ -193,13 +207,15 @@ def lm_cross_entropy(model, input_ids, mask=None) -> torch.Tensor:
         return chunked.linear_cross_entropy(hidden, weight, input_ids, mask, softcap=cap, chunk=acc.chunk_positions)
 
 
-def lm_forward_kl(student, teacher, input_ids, mask=None) -> torch.Tensor:
-    """Forward KL(teacher || student) on ``input_ids``; the teacher runs without gradients."""
+def lm_forward_kl(student, teacher, input_ids, mask=None, *, temperature: float = 1.0) -> torch.Tensor:
+    """Forward KL(teacher || student) on ``input_ids`` (or a :class:`undo.batch.Batch`) at ``temperature``; the
+    teacher runs without gradients."""
+    input_ids, mask = _ids_and_mask(input_ids, mask)
     acc = select(input_ids.device)
     if not acc.fast:
         with torch.no_grad():
             teacher_logits = teacher(input_ids=input_ids).logits
-        return forward_kl(student(input_ids=input_ids).logits, teacher_logits, mask)
+        return forward_kl(student(input_ids=input_ids).logits, teacher_logits, mask, temperature=temperature)
     with torch.no_grad(), fast_forward(teacher, acc):
         teacher_hidden = final_hidden(teacher, input_ids, acc)
     with fast_forward(student, acc):
@@ -207,7 +223,7 @@ def lm_forward_kl(student, teacher, input_ids, mask=None) -> torch.Tensor:
         weight, cap = _head(student)
         t_weight, t_cap = _head(teacher)
         return chunked.linear_forward_kl(hidden, weight, teacher_hidden, t_weight, mask, softcap=cap,
-                                         teacher_softcap=t_cap, chunk=acc.chunk_positions)
+                                         teacher_softcap=t_cap, chunk=acc.chunk_positions, temperature=temperature)
 
 
 def lm_kl_to_uniform(model, input_ids, mask=None) -> torch.Tensor:

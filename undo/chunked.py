@@ -46,19 +46,23 @@ def _capped_logits(h: torch.Tensor, weight: torch.Tensor, softcap: float | None)
     return t * softcap, t
 
 
-def _chunk_step(h, weight, kind: str, target, t_h, t_weight, w, softcap, t_softcap, need_grad: bool):
+def _chunk_step(h, weight, kind: str, target, t_h, t_weight, w, softcap, t_softcap, need_grad: bool,
+                temperature: float = 1.0):
     """Loss sum and d(loss)/dz of one chunk of positions (``w`` already holds 1/denominator).
 
-    About five [chunk, V] fp32 buffers are alive at the peak; the in-place ops keep it there.
+    About five [chunk, V] fp32 buffers are alive at the peak; the in-place ops keep it there. A ``temperature`` T
+    (forward KL only) divides both capped logits by T, which scales the gradient w.r.t. the capped logits by 1/T.
     """
     y, t = _capped_logits(h, weight, softcap)
+    if temperature != 1.0:
+        y.div_(temperature)
     logp = torch.log_softmax(y, dim=-1)
     del y
     q = None
     if kind == "ce":
         per_pos = -logp.gather(1, target[:, None]).squeeze(1)
     elif kind == "kl":
-        logq = torch.log_softmax(_capped_logits(t_h, t_weight, t_softcap)[0], dim=-1)
+        logq = torch.log_softmax(_capped_logits(t_h, t_weight, t_softcap)[0].div_(temperature), dim=-1)
         q = logq.exp()
         # sum_v q (log q - log p), the product formed in log q's buffer (no extra temporary).
         per_pos = logq.sub_(logp).mul_(q).sum(-1)
@@ -78,7 +82,7 @@ def _chunk_step(h, weight, kind: str, target, t_h, t_weight, w, softcap, t_softc
         del q
     else:
         g.sub_(1.0 / g.size(-1))
-    g.mul_(w[:, None])
+    g.mul_(w[:, None] / temperature if temperature != 1.0 else w[:, None])
     if t is not None:
         g.mul_(t.mul_(t).neg_().add_(1.0))  # the softcap's derivative 1 - tanh^2, in t's buffer
     return loss, g
@@ -93,7 +97,7 @@ class _ChunkedLinearLoss(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, hidden, weight, kind, target, t_hidden, t_weight, w, softcap, t_softcap, chunk):
+    def forward(ctx, hidden, weight, kind, target, t_hidden, t_weight, w, softcap, t_softcap, chunk, temperature):
         need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         device_type = hidden.device.type
         mm_dtype = (torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type)
@@ -109,7 +113,7 @@ class _ChunkedLinearLoss(torch.autograd.Function):
                 h = hidden[start:end].detach().to(mm_dtype)
                 loss, g = _chunk_step(h, w_mm, kind, None if target is None else target[start:end],
                                       None if t_hidden is None else t_hidden[start:end].to(mm_dtype), tw_mm,
-                                      w[start:end], softcap, t_softcap, need_h or need_w)
+                                      w[start:end], softcap, t_softcap, need_h or need_w, temperature)
                 total += loss
                 if g is None:
                     continue
@@ -128,7 +132,7 @@ class _ChunkedLinearLoss(torch.autograd.Function):
         grad_h, grad_w = ctx.saved_tensors
         gh = grad_h * grad_out.to(grad_h.dtype) if grad_h is not None else None
         gw = (grad_w * grad_out).to(ctx.weight_dtype) if grad_w is not None else None
-        return gh, gw, None, None, None, None, None, None, None, None
+        return gh, gw, None, None, None, None, None, None, None, None, None
 
 
 def _flatten(hidden: torch.Tensor, mask: torch.Tensor | None):
@@ -141,13 +145,14 @@ def _flatten(hidden: torch.Tensor, mask: torch.Tensor | None):
     return h, w
 
 
-def _run(kind, hidden, weight, mask, softcap, chunk, target=None, t_hidden=None, t_weight=None, t_softcap=None):
+def _run(kind, hidden, weight, mask, softcap, chunk, target=None, t_hidden=None, t_weight=None, t_softcap=None,
+         temperature: float = 1.0):
     h, w = _flatten(hidden, mask)
     w = w / w.sum().clamp_min(1)
     th = None if t_hidden is None else t_hidden[:, :-1].reshape(-1, t_hidden.size(-1)).detach()
     chunk = chunk or chunk_positions(weight.size(0))
     return _ChunkedLinearLoss.apply(h, weight, kind, target, th, None if t_weight is None else t_weight.detach(),
-                                    w, softcap, t_softcap, chunk)
+                                    w, softcap, t_softcap, chunk, temperature)
 
 
 def linear_cross_entropy(hidden, weight, input_ids, mask=None, *, softcap: float | None = None,
@@ -157,13 +162,14 @@ def linear_cross_entropy(hidden, weight, input_ids, mask=None, *, softcap: float
 
 
 def linear_forward_kl(hidden, weight, teacher_hidden, teacher_weight, mask=None, *, softcap: float | None = None,
-                      teacher_softcap: float | None = None, chunk: int | None = None) -> torch.Tensor:
-    """KL(p_teacher || p_student) per position, averaged (:func:`undo.losses.forward_kl`).
+                      teacher_softcap: float | None = None, chunk: int | None = None,
+                      temperature: float = 1.0) -> torch.Tensor:
+    """KL(p_teacher || p_student) per position, averaged (:func:`undo.losses.forward_kl`, temperature included).
 
     The teacher's hidden states and weight are constants (no gradient flows into them).
     """
     return _run("kl", hidden, weight, mask, softcap, chunk, t_hidden=teacher_hidden, t_weight=teacher_weight,
-                t_softcap=teacher_softcap)
+                t_softcap=teacher_softcap, temperature=temperature)
 
 
 def linear_kl_to_uniform(hidden, weight, mask=None, *, softcap: float | None = None,

@@ -55,7 +55,20 @@ from typing import Any
 # Published models the kit loads by name: gemma-2-2b has 2.61e9 parameters (2,614,341,888: its model card on the
 # hub lists 2.61B; the Gemma-2 formula below at its shape, reproduce/wmdp/model.yaml, gives the same count) and a
 # 256,000-token vocabulary.
-PUBLISHED_MODELS = {"google/gemma-2-2b": {"parameters": 2.61e9, "vocab_size": 256_000}}
+# gemma-2-2b-it is the same network instruction-tuned; phi-1_5 has 1.42e9 parameters (1,418,270,720 by the Phi
+# formula below at its shape, reproduce/tofu/phi/model.yaml; its model card says 1.3B without the embeddings) and a
+# 51,200-token vocabulary (its config.json).
+PUBLISHED_MODELS = {"google/gemma-2-2b": {"parameters": 2.61e9, "vocab_size": 256_000},
+                    "google/gemma-2-2b-it": {"parameters": 2.61e9, "vocab_size": 256_000},
+                    "microsoft/phi-1_5": {"parameters": 1.42e9, "vocab_size": 51_200}}
+
+# TOFU (locuslab/TOFU, its dataset card): 200 authors x 20 pairs; forget01/05/10 are 1/5/10% of them, the holdout
+# sets as many unseen authors; the perturbed sets of retain (400), real authors (100) and world facts (117).
+TOFU_SPLIT_ITEMS = {"full": 4000, "forget01": 40, "forget05": 200, "forget10": 400, "retain99": 3960, "retain95": 3800,
+                    "retain90": 3600, "holdout01": 40, "holdout05": 200, "holdout10": 400, "retain_perturbed": 400,
+                    "real_authors_perturbed": 100, "world_facts_perturbed": 117, "real_authors": 100,
+                    "world_facts": 117}
+TOFU_OPTIONS = 5 + 1 + 1        # per perturbed item: the answer, its paraphrase and five perturbed answers
 
 H100_BF16_PEAK_FLOPS = 989e12   # dense bf16, H100/H200 SXM (NVIDIA datasheets)
 ASSUMED_MFU = 0.35              # an assumption; `undo bench` measures the real one
@@ -122,6 +135,25 @@ def gemma2_parameters(model_cfg, vocab_size: int) -> int:
     return vocab * d + model_cfg.num_hidden_layers * (attention + mlp + norms) + d
 
 
+def phi_parameters(model_cfg, vocab_size: int) -> int:
+    """Parameters of a Phi (:func:`undo.models.hf_config`, ``architecture: phi``): the embedding and the untied head
+    with its bias, per layer the q/k/v/dense projections and the two MLP matrices with biases and one LayerNorm, and
+    the final LayerNorm."""
+    d, ff, kv_dim = model_cfg.hidden_size, model_cfg.intermediate_size, (
+        model_cfg.hidden_size // model_cfg.num_attention_heads * model_cfg.num_key_value_heads)
+    vocab = model_cfg.vocab_size or vocab_size
+    attention = (d * d + d) * 2 + (d * kv_dim + kv_dim) * 2            # q and dense; k and v
+    mlp = d * ff + ff + ff * d + d
+    return 2 * vocab * d + vocab + model_cfg.num_hidden_layers * (attention + mlp + 2 * d) + 2 * d
+
+
+def model_parameters(model_cfg, vocab_size: int) -> int:
+    """Parameters of a model the kit builds, of either family."""
+    if getattr(model_cfg, "architecture", "gemma2") == "phi":
+        return phi_parameters(model_cfg, vocab_size)
+    return gemma2_parameters(model_cfg, vocab_size)
+
+
 def gpu_hours(flops: float, peak_flops: float, mfu: float) -> float:
     return flops / (peak_flops * mfu) / 3600
 
@@ -170,13 +202,15 @@ class Costs:
         cfg = node.cfg
         if node.stage == "init" and cfg.pretrained is not None:
             return PUBLISHED_MODELS.get(cfg.pretrained.name_or_path, {}).get("parameters")
+        if node.stage == "pretrain" and cfg.start is not None:  # finetuning: the start model's size
+            return self.parameters(_upstream(node, cfg.start))
         if node.stage in ("init", "pretrain"):  # a random init: its vocabulary is its data's tokenizer's
             data = _upstream(node, cfg.data)
             tokenizer = _upstream(data, data.cfg.tokenizer) if data.stage == "dataset" else data
             vocab = cfg.model.vocab_size or (self.vocab_size(tokenizer) if tokenizer.stage == "tokenizer" else None)
-            return None if vocab is None else gemma2_parameters(cfg.model, vocab)
+            return None if vocab is None else model_parameters(cfg.model, vocab)
         field_name = {"unlearn": "model", "noise": "model", "relearn": "model", "distill": "student",
-                      "select": "candidates"}.get(node.stage)
+                      "select": "candidates", "quantize": "model"}.get(node.stage)
         if field_name is None:
             return None
         return self.parameters(_upstream(node, getattr(cfg, field_name)))
@@ -211,10 +245,32 @@ class Costs:
             return node.cfg.max_documents * per_document
         return None  # a whole hub split, generated or packaged text: known once read
 
+    @staticmethod
+    def tofu_items(tofu_node, split: str) -> int | None:
+        """Items of a TOFU split: the hub's counts, or the generated set's (authors x questions, by share)."""
+        cfg = tofu_node.cfg
+        if cfg.source == "hf":
+            return TOFU_SPLIT_ITEMS.get(split)
+        if cfg.source != "generated":
+            return None
+        from .data.tofu import share
+
+        per_author = cfg.questions_per_author
+        for prefix, pct_of in (("forget", None), ("holdout", None), ("retain", 100)):
+            if split.startswith(prefix) and split[len(prefix):].isdigit():
+                pct = int(split[len(prefix):])
+                authors = cfg.authors - share(cfg.authors, pct_of - pct) if pct_of else share(cfg.authors, pct)
+                return authors * per_author
+        return cfg.authors * per_author if split == "full" else None
+
     def dataset_tokens(self, node) -> float | None:
         """Tokens a dataset keeps: ``max_sequences`` windows, or what its mix of corpora gives (mixing stops when
-        the first corpus runs out, or the last one: the smallest or largest tokens/weight)."""
+        the first corpus runs out, or the last one: the smallest or largest tokens/weight); a ``qa`` dataset has a
+        row of ``seq_len`` per pair of its split."""
         cfg = node.cfg
+        if node.stage == "qa":
+            items = self.tofu_items(_upstream(node, cfg.items), cfg.split)
+            return None if items is None else items * cfg.seq_len
         if cfg.max_sequences is not None:
             return cfg.max_sequences * cfg.seq_len
         per_weight = []
@@ -256,6 +312,13 @@ class Costs:
                 tokens = {role: min(t, cap * CHOICES * ITEM_TOKENS * ((mc.retain_shots if role == "retain" else 0) + 1))
                           for role, t in tokens.items()}
             return sum(tokens[r] for r in roles)
+        if eval_cfg.kind == "tofu":
+            t = eval_cfg.tofu
+            items = t.max_items or 400     # TOFU's forget10 and retain perturbed sets; real authors and world facts
+            sets = {"forget": 1 + (2 if t.holdout_split else 0), "retain": 3}    # fewer: an upper bound
+            # scoring every option of an item, then a greedy answer (cached keys: prompt + new tokens, once each)
+            per_set = items * (TOFU_OPTIONS * ITEM_TOKENS + (ITEM_TOKENS + t.max_new_tokens if t.rouge else 0))
+            return sum(sets[r] for r in roles) * per_set
         if eval_cfg.kind == "harness":
             h = eval_cfg.harness
             tasks = {"retain": (h.retain, h.retain_task, h.retain_limit, h.retain_fewshot),
@@ -318,9 +381,15 @@ class Costs:
                                         cfg.revision))
         elif stage == "questions" and cfg.source == "jsonl":
             est.assets.append(Asset("file", cfg.path))
-        elif stage == "dataset":
+        elif stage in ("dataset", "qa"):
             tokens = self.dataset_tokens(node)
-            est.disk_bytes = None if tokens is None else tokens * TOKEN_BYTES
+            est.disk_bytes = None if tokens is None else tokens * TOKEN_BYTES * (2 if stage == "qa" else 1)
+        elif stage == "tofu" and cfg.source == "hf":
+            if cfg.data_files:
+                est.assets += [Asset("file", f) for files in cfg.data_files.values() for f in files]
+            else:
+                est.assets.append(Asset("dataset", f"{cfg.path or 'locuslab/TOFU'} ({', '.join(cfg.splits)}; train)",
+                                        cfg.revision))
         if n is None:
             return est
         if stage in ("init", "noise", "pretrain", "unlearn", "distill"):
@@ -337,6 +406,9 @@ class Costs:
             est.eval_flops = 2 * n * rates * (points * self.eval_tokens(node, cfg.eval, ("forget",))
                                               + retain_points * self.eval_tokens(node, cfg.eval, ("retain",)))
             est.disk_bytes = 0.0  # curves and results JSON: the attacked weights are never saved
+        elif stage == "quantize":
+            est.eval_flops = 2 * n * len(cfg.modes) * self.eval_tokens(node, cfg.eval)
+            est.disk_bytes = 0.0  # metrics only: the quantized weights are never saved
         return est
 
     def _training(self, node, n: float, est: Estimate) -> None:

@@ -32,14 +32,16 @@ def cross_entropy_sum(logits, input_ids, mask=None) -> tuple[torch.Tensor, torch
     return (ce * weights.reshape(-1)).sum(), weights.sum()
 
 
-def forward_kl(student_logits, teacher_logits, mask=None) -> torch.Tensor:
-    """KL(p_teacher || p_student) summed over the vocabulary, averaged over counted positions (T=1).
+def forward_kl(student_logits, teacher_logits, mask=None, *, temperature: float = 1.0) -> torch.Tensor:
+    """KL(p_teacher || p_student) summed over the vocabulary, averaged over counted positions.
 
-    This is the distillation loss of Sections 3-5 (forward KL on outputs). Positions are the
-    predicting positions 0..T-2, matching the cross-entropy targets.
+    This is the distillation loss of Sections 3-5 (forward KL on outputs, T = 1). With ``temperature`` T both
+    distributions are softmax(logits / T), and the loss is *not* rescaled by T^2 (the TOFU distillation of App. F,
+    T = 4, as the authors' open-unlearning fork computes it). Positions are the predicting positions 0..T-2,
+    matching the cross-entropy targets.
     """
-    s = F.log_softmax(student_logits[:, :-1].float(), dim=-1)
-    t = F.log_softmax(teacher_logits[:, :-1].float(), dim=-1)
+    s = F.log_softmax(student_logits[:, :-1].float() / temperature, dim=-1)
+    t = F.log_softmax(teacher_logits[:, :-1].float() / temperature, dim=-1)
     kl = (t.exp() * (t - s)).sum(-1)
     weights = torch.ones_like(kl) if mask is None else mask[:, 1:].to(kl.dtype)
     return (kl * weights).sum() / weights.sum().clamp_min(1)

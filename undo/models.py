@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -36,8 +37,15 @@ PAD_ID, EOS_ID, BOS_ID = 0, 1, 2
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    """Gemma-2 size fields. Defaults are gemma-2-2b's values, which the paper's models inherit (Table 1)."""
+    """Gemma-2 size fields. Defaults are gemma-2-2b's values, which the paper's models inherit (Table 1).
 
+    ``architecture: phi`` builds a Phi model (``PhiForCausalLM``, Phi-1.5's family: parallel attention and MLP,
+    LayerNorm, partial rotary embeddings, untied head) from the same size fields, the second architecture of App. F;
+    the Gemma-only fields (head_dim, query_pre_attn_scalar, sliding window, softcaps) do not apply to it.
+    """
+
+    architecture: Literal["gemma2", "phi"] = option("gemma2", "model family (App. F also runs Phi-1.5)",
+                                                    key_if_set=True)
     hidden_size: int = option(768, "model width (Table 1)", gt=0)
     intermediate_size: int = option(3072, "MLP width (Table 1)", gt=0)
     num_hidden_layers: int = option(14, "decoder layers (Table 1)", gt=0)
@@ -59,6 +67,8 @@ class ModelConfig:
 
 
 def hf_config(cfg: ModelConfig, vocab_size: int):
+    if cfg.architecture == "phi":
+        return _phi_config(cfg, vocab_size)
     from transformers import Gemma2Config
 
     return Gemma2Config(
@@ -81,14 +91,35 @@ def hf_config(cfg: ModelConfig, vocab_size: int):
     )
 
 
+def _phi_config(cfg: ModelConfig, vocab_size: int):
+    """Phi-1.5's architecture at the given size: partial rotary 0.5, gelu_new, untied head, no dropout (training here
+    is deterministic, as for Gemma-2)."""
+    from transformers import PhiConfig
+
+    return PhiConfig(
+        vocab_size=cfg.vocab_size or vocab_size,
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        num_key_value_heads=cfg.num_key_value_heads,
+        max_position_embeddings=cfg.max_position_embeddings,
+        rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_theta, "partial_rotary_factor": 0.5},
+        initializer_range=cfg.initializer_range,
+        resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0,
+        pad_token_id=PAD_ID, eos_token_id=EOS_ID, bos_token_id=BOS_ID,
+        tie_word_embeddings=False,
+    )
+
+
 def build_model(cfg: ModelConfig, vocab_size: int, seed: int, device: str = "cpu"):
     """A freshly initialised fp32 model; the same seed gives the same weights."""
-    from transformers import Gemma2ForCausalLM
+    from transformers import AutoModelForCausalLM
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = Gemma2ForCausalLM._from_config(hf_config(cfg, vocab_size), attn_implementation="eager",
-                                               dtype=torch.float32)
+        model = AutoModelForCausalLM.from_config(hf_config(cfg, vocab_size), attn_implementation="eager",
+                                                 dtype=torch.float32)
     return model.to(device)
 
 

@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .accel import adamw_options
+from .batch import Batch
 from .config import option
 
 log = print  # replaced by the stage runner's logger
@@ -77,12 +78,17 @@ def lr_lambda(cfg: OptimConfig, total: int) -> Callable[[int], float]:
 
 class Batches:
     """Deterministic batches over a [N, L] token array: each epoch is a seeded permutation,
-    and micro-batch ``i`` is always the same rows, whatever happened before."""
+    and micro-batch ``i`` is always the same rows, whatever happened before.
 
-    def __init__(self, tokens: np.ndarray, batch_size: int, seed: int):
+    With a ``loss_mask`` ([N, L], prompt/answer data) a micro-batch is a :class:`undo.batch.Batch` carrying the rows'
+    masks; without one it is the bare [B, L] id tensor."""
+
+    def __init__(self, tokens: np.ndarray, batch_size: int, seed: int, loss_mask: np.ndarray | None = None):
         if len(tokens) == 0:
             raise ValueError("empty dataset")
-        self.tokens, self.batch_size, self.seed = tokens, batch_size, seed
+        if loss_mask is not None and loss_mask.shape != tokens.shape:
+            raise ValueError(f"loss mask of shape {loss_mask.shape} for tokens of shape {tokens.shape}")
+        self.tokens, self.batch_size, self.seed, self.loss_mask = tokens, batch_size, seed, loss_mask
         self._perms: dict[int, np.ndarray] = {}
 
     def _perm(self, epoch: int) -> np.ndarray:
@@ -95,7 +101,10 @@ class Batches:
         rows = []
         for j in range(index * self.batch_size, (index + 1) * self.batch_size):
             rows.append(self._perm(j // n)[j % n])
-        return torch.from_numpy(self.tokens[np.array(rows)].astype(np.int64))
+        ids = torch.from_numpy(self.tokens[np.array(rows)].astype(np.int64))
+        if self.loss_mask is None:
+            return ids
+        return Batch(ids, loss_mask=torch.from_numpy(self.loss_mask[np.array(rows)].astype(np.int64)))
 
 
 @dataclass

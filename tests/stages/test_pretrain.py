@@ -128,3 +128,37 @@ def test_mini_students_are_capped_at_their_own_oracles_length(setting):
     assert Path(cfg.max_steps_from).name == "pretrain_oracle.yaml"
     oracle = load_raw(REPO / "reproduce" / "synthetic" / setting / "pretrain_oracle.yaml", "mini").data
     assert Path(oracle["match"]["model"]).name == "pretrain_reference.yaml"
+
+
+def test_finetuning_starts_from_the_given_model_and_trains_only_on_answer_tokens(data):
+    """``start`` (App. F: finetune a base model on TOFU): the run begins at the start model's weights, keeps its
+    tokenizer, and a prompt/answer dataset's loss mask decides what is learned: with every answer token masked out
+    of the gradient (an all-zero mask), nothing moves."""
+    from undo.models import load_model
+
+    root = data
+    start = load_model(root / "reference" / "model")
+    tokens = np.load(root / "data" / "tokens.npy")
+
+    def finetune(mask, name):
+        np.save(root / "data" / "loss_mask.npy", mask)
+        cfg = pretrain.Config(data=Ref("d.yaml"), start=Ref("ref.yaml"), seed=0,
+                              optim=OptimConfig(lr=1e-2, min_lr=1e-3, batch_size=4, max_steps=4, checkpoint_every=100))
+        cfg.validate()
+        (root / name).mkdir()
+        inputs = {"d.yaml": SimpleNamespace(path=root / "data"), "ref.yaml": SimpleNamespace(path=root / "reference")}
+        out = pretrain.run(Context(cfg=cfg, name=name, workdir=root / name, inputs=inputs))
+        return out, load_model(root / name / "model")
+
+    answers = np.zeros(tokens.shape, dtype=np.uint8)
+    answers[:, 8:] = 1
+    _, trained = finetune(answers, "answers")
+    _, untouched = finetune(np.zeros(tokens.shape, dtype=np.uint8), "nothing")
+    pairs = list(zip(start.state_dict().items(), trained.state_dict().values(), untouched.state_dict().values(),
+                     strict=True))
+    assert any(not np.allclose(a.numpy(), b.numpy()) for (_, a), b, _ in pairs)
+    assert all(np.array_equal(a.numpy(), c.numpy()) for (_, a), _, c in pairs)
+    with pytest.raises(ValueError, match="either model .* or start"):
+        pretrain.Config(data=Ref("d.yaml"), model=TINY, start=Ref("ref.yaml"), optim=OptimConfig(lr=1e-3)).validate()
+    with pytest.raises(ValueError, match="either model .* or start"):
+        pretrain.Config(data=Ref("d.yaml"), optim=OptimConfig(lr=1e-3)).validate()

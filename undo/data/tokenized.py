@@ -29,6 +29,19 @@ def dataset_tokens(path: Path) -> np.ndarray:
     return np.load(path / "tokens.npy", mmap_mode="r")
 
 
+def dataset_loss_mask(path: Path) -> np.ndarray | None:
+    """The answer-token mask of a prompt/answer dataset artifact (``loss_mask.npy``), None for packed text."""
+    mask = path / "loss_mask.npy"
+    return np.load(mask, mmap_mode="r") if mask.exists() else None
+
+
+def dataset_batches(path: Path, batch_size: int, seed: int):
+    """Seeded micro-batches over a dataset artifact, with its loss mask where it has one (:class:`undo.train.Batches`)."""
+    from ..train import Batches
+
+    return Batches(dataset_tokens(path), batch_size, seed, dataset_loss_mask(path))
+
+
 @dataclass(frozen=True)
 class TokenizedCorpus:
     """All documents of a corpus as one flat id array and document offsets (``offsets[i]:offsets[i+1]``)."""

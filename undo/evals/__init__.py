@@ -139,4 +139,4 @@ def make_evaluator(cfg, tokenizer, device: str, inputs: Callable[[Any], Path] | 
     return entry.build(cfg.settings, tokenizer, device, inputs)
 
 
-from . import arithmetic, harness, language, multiple_choice  # noqa: E402,F401  (each registers itself)
+from . import arithmetic, harness, language, multiple_choice, tofu  # noqa: E402,F401  (each registers itself)

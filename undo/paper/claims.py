@@ -681,11 +681,12 @@ PAPER = {**FIG2, FIG3: FIG3_PAPER, PREMISE: PREMISE_PAPER, **FIG4, **FIG5, **FIG
 
 
 def all_sources() -> tuple[dict[str, tuple[Callable, list[str]]], dict[str, str]]:
-    """Every figure's claim function and the paper's words, Section 6's WMDP claims (``claims_wmdp``, built on the
-    helpers above) included."""
-    from . import claims_wmdp
+    """Every figure's claim function and the paper's words, Section 6's WMDP claims (``claims_wmdp``) and Appendix F's
+    TOFU claims (``claims_tofu``), built on the helpers above, included."""
+    from . import claims_tofu, claims_wmdp
 
-    return {**SOURCES, **claims_wmdp.SOURCES}, {**PAPER, **claims_wmdp.PAPER}
+    return ({**SOURCES, **claims_wmdp.SOURCES, **claims_tofu.SOURCES},
+            {**PAPER, **claims_wmdp.PAPER, **claims_tofu.PAPER})
 
 
 def evaluate(fig_dir: Path) -> list[Claim]:

@@ -35,8 +35,8 @@ class Context:
             fh.write(message + "\n")
 
 
-MODULES = ("corpus", "tokenizer", "dataset", "questions", "pretrain", "init", "unlearn", "select", "noise", "distill",
-           "relearn", "figure")  # pipeline order; each module's NAME is its file name
+MODULES = ("corpus", "tokenizer", "dataset", "questions", "tofu", "qa", "pretrain", "init", "unlearn", "select", "noise",
+           "distill", "relearn", "quantize", "figure")  # pipeline order; each module's NAME is its file name
 
 
 def _registry() -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Stage ``distill``: forward-KL distillation of a teacher's outputs into a student (Sections 3-5, Table 6).
 
 The student is any model artifact: the noised copy of the teacher (UNDO), a random init
-(Unlearn-and-Distill) or a pretrained model (oracle matching). With a ``stop`` rule, training ends
+(Unlearn-and-Distill), a pretrained model (oracle matching) or the base model the teacher was finetuned from (App. F:
+TOFU's knowledge came in post-training, so the base model never had it; ``temperature: 4``). With a ``stop`` rule, training ends
 at the first evaluation where the student is within tolerance of the teacher's retain
 performance (Section 5), or after ``optim.max_steps`` / one epoch, whichever comes first. The
 number of steps taken is the compute S_UNDO of Figure 5. ``max_steps_from`` caps the steps at
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 
 from ..accel import lm_forward_kl
 from ..config import Ref, option
-from ..data.tokenized import dataset_tokens
+from ..data.tokenized import dataset_batches, dataset_tokens
 from ..evals import EvalConfig, make_evaluator
 from ..models import load_model, save_model
-from ..train import Batches, OptimConfig, train
+from ..train import OptimConfig, train
 from . import Context
 from .common import StopRule, artifact_tokenizer, write_history, write_summary
 
@@ -41,6 +42,8 @@ class Config:
     stop: StopRule | None = option(None, "stop once within tolerance of the teacher (Section 5)")
     max_steps_from: Ref | None = option(None, "cap the steps at this model's training steps (its metrics.json)",
                                         key_if_set=True)
+    temperature: float = option(1.0, "softmax temperature of both distributions, no T^2 factor (App. F's TOFU "
+                                     "distillation: 4, as the authors' open-unlearning fork)", gt=0, key_if_set=True)
 
     def validate(self) -> None:
         if self.stop is not None and (self.eval is None or self.eval_every == 0):
@@ -61,7 +64,7 @@ def run(ctx: Context) -> dict:
     student = load_model(ctx.input(cfg.student) / "model", ctx.device)
     tokenizer = artifact_tokenizer(ctx.input(cfg.teacher))
     tokens = dataset_tokens(ctx.input(cfg.data))
-    batches = Batches(tokens, cfg.optim.batch_size, cfg.seed)
+    batches = dataset_batches(ctx.input(cfg.data), cfg.optim.batch_size, cfg.seed)
     evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input) if cfg.eval else None
     teacher_metrics = evaluator(teacher) if evaluator else {}
     if teacher_metrics:
@@ -69,7 +72,7 @@ def run(ctx: Context) -> dict:
 
     def loss_fn(batch):
         batch = batch.to(ctx.device)
-        return lm_forward_kl(student, teacher, batch), {}
+        return lm_forward_kl(student, teacher, batch, temperature=cfg.temperature), {}
 
     def should_stop(history: list[dict]) -> bool:
         if cfg.stop is None:

@@ -1,6 +1,8 @@
 """Stage ``pretrain``: train a freshly initialised Gemma-2 on a dataset with next-token CE (Table 2).
 
-Used for the reference model (retain + forget data) and the data-filtering oracle (retain only).
+Used for the reference model (retain + forget data) and the data-filtering oracle (retain only). With ``start`` the
+model is an existing model artifact instead of a fresh init: finetuning, as App. F finetunes a base model on TOFU's
+question-answer pairs (a prompt/answer dataset scores only the answer tokens, :mod:`undo.batch`).
 
 With ``match``, training goes on past ``optim.max_steps`` (at the schedule's final learning rate)
 until the model's retain performance is within ``match.tolerance`` of another model's (the
@@ -17,10 +19,10 @@ from dataclasses import dataclass
 
 from ..accel import lm_cross_entropy
 from ..config import Ref, option
-from ..data.tokenized import dataset_tokens
+from ..data.tokenized import dataset_batches, dataset_tokens
 from ..evals import EvalConfig, make_evaluator
 from ..models import ModelConfig, build_model, count_parameters, load_model, save_model
-from ..train import Batches, OptimConfig, train
+from ..train import OptimConfig, train
 from . import Context
 from .common import StopRule, artifact_tokenizer, write_history, write_summary
 
@@ -41,7 +43,8 @@ class MatchRule:
 @dataclass(frozen=True, kw_only=True)
 class Config:
     data: Ref = option(doc="dataset config")
-    model: ModelConfig = option(doc="architecture (Table 1)")
+    model: ModelConfig | None = option(None, "architecture of a fresh init (Table 1)")
+    start: Ref | None = option(None, "finetune this model artifact instead of a fresh init (App. F)", key_if_set=True)
     optim: OptimConfig = option(doc="optimizer and schedule (Table 2)")
     seed: int = option(0, "init and data-order seed")
     eval: EvalConfig | None = option(None, "evaluation during and after training")
@@ -49,6 +52,8 @@ class Config:
     match: MatchRule | None = option(None, "train on until retain matches another model's", key_if_set=True)
 
     def validate(self) -> None:
+        if (self.model is None) == (self.start is None):
+            raise ValueError("model: give either model (a fresh init) or start (a model artifact to finetune)")
         if self.match is not None:
             if self.eval is None:
                 raise ValueError("match: needs eval (the metric it compares)")
@@ -66,9 +71,13 @@ def run(ctx: Context) -> dict:
     cfg: Config = ctx.cfg
     data_dir = ctx.input(cfg.data)
     tokens = dataset_tokens(data_dir)
-    tokenizer = artifact_tokenizer(data_dir)
-    model = build_model(cfg.model, len(tokenizer), cfg.seed, ctx.device)
-    batches = Batches(tokens, cfg.optim.batch_size, cfg.seed)
+    if cfg.start is not None:
+        model = load_model(ctx.input(cfg.start) / "model", ctx.device)
+        tokenizer = artifact_tokenizer(ctx.input(cfg.start))
+    else:
+        tokenizer = artifact_tokenizer(data_dir)
+        model = build_model(cfg.model, len(tokenizer), cfg.seed, ctx.device)
+    batches = dataset_batches(data_dir, cfg.optim.batch_size, cfg.seed)
     evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input) if cfg.eval else None
 
     def loss_fn(batch):

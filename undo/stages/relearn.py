@@ -28,12 +28,11 @@ from typing import Literal
 
 from ..attacks.relearn import ADVERSARIES, edge_to_extend, lr_key, relearn_one, snapshot
 from ..config import Ref, option
-from ..data.tokenized import dataset_tokens
+from ..data.tokenized import dataset_batches
 from ..evals import EvalConfig, make_evaluator
 from ..models import load_model
 from ..noise import shrink_perturb
 from ..store import write_json_atomic
-from ..train import Batches
 from . import Context
 from .common import artifact_tokenizer, write_summary
 
@@ -110,7 +109,7 @@ def run(ctx: Context) -> dict:
             return evaluator(model, roles=("forget",))
         return evaluator(model)
 
-    batches = Batches(dataset_tokens(ctx.input(cfg.data)), cfg.batch_size, cfg.seed)
+    batches = dataset_batches(ctx.input(cfg.data), cfg.batch_size, cfg.seed)
     curves_dir = ctx.workdir / "curves"
     curves_dir.mkdir(exist_ok=True)
     curves: dict[float, dict] = {}

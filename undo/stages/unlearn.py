@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ConfigError, Ref, build, option
-from ..data.tokenized import dataset_tokens
+from ..data.tokenized import dataset_batches
 from ..evals import EvalConfig, make_evaluator
 from ..models import PAD_ID, load_model, save_model
-from ..train import Batches, OptimConfig, train
+from ..train import OptimConfig, train
 from ..unlearn import REGISTRY, get_method
 from ..unlearn.common import padded_batch
 from . import Context
@@ -65,8 +65,8 @@ def run(ctx: Context) -> dict:
     tensors = trainable["trainable_tensors"]
     ctx.log(f"training {trainable['trainable_parameters']:,} parameters in "
             + ("all tensors" if tensors == "all" else f"{len(tensors)} tensors"))
-    forget = Batches(dataset_tokens(ctx.input(cfg.forget)), cfg.optim.batch_size, cfg.seed)
-    retain = Batches(dataset_tokens(ctx.input(cfg.retain)), cfg.optim.batch_size, cfg.seed + 1)
+    forget = dataset_batches(ctx.input(cfg.forget), cfg.optim.batch_size, cfg.seed)
+    retain = dataset_batches(ctx.input(cfg.retain), cfg.optim.batch_size, cfg.seed + 1)
     evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input) if cfg.eval else None
 
     def micro_batch(index):

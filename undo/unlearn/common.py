@@ -1,4 +1,4 @@
-"""Pieces the unlearning methods share: token batches with masks, frozen copies, locating decoder blocks.
+"""Pieces the unlearning methods share: frozen copies, locating decoder blocks, loss weightings (batches: undo.batch).
 
 Every method works on any Hugging Face causal LM (Gemma-2, Llama, GPT-2, ...). Architecture-specific
 lookups (decoder blocks, the final norm) are found generically here and fail with a message naming
@@ -8,51 +8,14 @@ what was looked for.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 
+from ..batch import Batch, as_batch, padded_batch  # noqa: F401  (the methods' batch type, re-exported)
+
 Weighting = Literal["sum", "convex"]
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Token windows [B, T] with optional masks.
-
-    ``attention_mask``: 1 for real tokens, 0 for padding (None: no padding).
-    ``loss_mask``: 1 for tokens whose prediction is scored, e.g. only answer tokens of a QA prompt
-    (None: every real token). The losses follow :mod:`undo.losses`: a mask marks *target* tokens,
-    so position t (predicting token t+1) counts when the mask at t+1 is 1.
-    """
-
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor | None = None
-    loss_mask: torch.Tensor | None = None
-
-    @property
-    def targets(self) -> torch.Tensor | None:
-        """Mask of scored target tokens: the loss mask restricted to real tokens."""
-        if self.loss_mask is None:
-            return self.attention_mask
-        if self.attention_mask is None:
-            return self.loss_mask
-        return self.loss_mask * self.attention_mask
-
-    def forward(self, model, **kwargs):
-        return model(input_ids=self.input_ids, attention_mask=self.attention_mask, **kwargs)
-
-
-def as_batch(x) -> Batch:
-    """A :class:`Batch` from a Batch or a bare [B, T] tensor of token ids (no padding, every token scored)."""
-    return x if isinstance(x, Batch) else Batch(input_ids=x)
-
-
-def padded_batch(tokens: torch.Tensor, pad_id: int) -> Batch:
-    """Masks padding tokens; a window without padding gets no mask, so the model runs its plain causal path."""
-    real = tokens != pad_id
-    return Batch(input_ids=tokens, attention_mask=None if bool(real.all()) else real.long())
 
 
 def coefficients(weighting: Weighting, retain_weight: float) -> tuple[float, float]:
