@@ -34,6 +34,12 @@ def test_batches_with_a_loss_mask_carry_the_same_rows_masks():
     batch = Batches(tokens, 3, seed=1, loss_mask=mask)(2)
     assert torch.equal(batch.loss_mask, torch.from_numpy(mask[batch.input_ids.numpy()[:, 0] // 4].astype(np.int64)))
     assert torch.equal(batch.input_ids, Batches(tokens, 3, seed=1)(2))
+    padded = np.zeros((4, 10), dtype=np.int32)
+    padded[:, :3] = 7
+    answers = np.zeros((4, 10), dtype=np.uint8)
+    answers[0, 1:3], answers[2, 1:5] = 1, 1        # the longest scored row ends at column 4: the rest is padding
+    cut = Batches(padded, 4, seed=0, loss_mask=answers)(0)
+    assert cut.input_ids.shape == (4, 5) and cut.loss_mask.sum() == 6
     with pytest.raises(ValueError, match="loss mask of shape"):
         Batches(tokens, 3, seed=1, loss_mask=mask[:, :2])
 

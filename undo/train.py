@@ -81,7 +81,8 @@ class Batches:
     and micro-batch ``i`` is always the same rows, whatever happened before.
 
     With a ``loss_mask`` ([N, L], prompt/answer data) a micro-batch is a :class:`undo.batch.Batch` carrying the rows'
-    masks; without one it is the bare [B, L] id tensor."""
+    masks, cut after its last scored token (the rest is right padding); without one it is the bare [B, L] id
+    tensor."""
 
     def __init__(self, tokens: np.ndarray, batch_size: int, seed: int, loss_mask: np.ndarray | None = None):
         if len(tokens) == 0:
@@ -104,7 +105,10 @@ class Batches:
         ids = torch.from_numpy(self.tokens[np.array(rows)].astype(np.int64))
         if self.loss_mask is None:
             return ids
-        return Batch(ids, loss_mask=torch.from_numpy(self.loss_mask[np.array(rows)].astype(np.int64)))
+        mask = self.loss_mask[np.array(rows)]
+        # right padding past the batch's last scored token changes nothing (causal attention, unscored): cut it
+        width = int(np.flatnonzero(mask.any(axis=0))[-1]) + 1 if mask.any() else 1
+        return Batch(ids[:, :width], loss_mask=torch.from_numpy(mask[:, :width].astype(np.int64)))
 
 
 @dataclass

@@ -81,3 +81,8 @@ def test_forget_quality_against_the_same_model_is_one(upstream):
 def test_a_format_source_that_is_not_a_qa_dataset_is_one_line(upstream):
     with pytest.raises(ValueError, match=r"^eval.tofu.format_from: .* records no prompt format \(not a qa dataset\)$"):
         evaluator({**upstream, "qa_full.yaml": upstream["model.yaml"]})
+
+
+def test_a_retain_reference_that_is_not_a_model_is_one_line(upstream):
+    with pytest.raises(FileNotFoundError, match=r"^eval.tofu.retain_model: .* holds no model \(forget_quality needs"):
+        evaluator(upstream, retain_model=Ref("tofu.yaml"))

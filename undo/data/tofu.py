@@ -40,7 +40,7 @@ The forget splits are the last 1/5/10% of the authors, the holdout splits the la
 enter ``full``, ``retain_perturbed`` the first 10% (in every retain split). TOFU's real-author and world-fact
 questions probe what the pretrained model knew; their stand-ins are the facts of the kit's generated knowledge world
 (:mod:`undo.data.knowledge`, general domain), which the mini/smoke base model learns from its pretraining corpus when
-that corpus states the same world (``reproduce/wmdp/corpus_knowledge.yaml``: world seed 0, 40 entities):
+that corpus states the same world (``reproduce/tofu/corpus_knowledge.yaml``: world seed 0, 40 entities):
 ``real_authors`` asks who founded each town (the "who made it" questions), ``world_facts`` its river, trade and
 festival, with the world's QA phrasing and bare values as answers, the options being other values of the attribute.
 Everything is invented; no third-party text.
