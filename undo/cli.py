@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -27,8 +28,8 @@ from .stages import MODULES, summary_line
 
 
 class Env:
-    def __init__(self, artifacts: Path, device: str):
-        self.artifacts, self.device = artifacts, device
+    def __init__(self, artifacts: Path, device: str, debug: bool = False):
+        self.artifacts, self.device, self.debug = artifacts, device, debug
 
 
 pass_env = click.make_pass_decorator(Env)
@@ -39,21 +40,77 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _input_errors() -> tuple[type, ...]:
+    """Failures caused by what the user gave or set up (exit 2): a config, a data file, an upstream artifact, a hub
+    token or the hub itself, a quantization mode this machine lacks. Anything else is a runtime failure (exit 1)."""
+    from .data.errors import SourceError
+    from .models import PretrainedError
+    from .quantize import QuantizationUnavailable
+    from .tokenizer import TokenizerError
+
+    return (ConfigError, ValueError, FileNotFoundError, SourceError, PretrainedError, TokenizerError,
+            QuantizationUnavailable)
+
+
+def _write_run_log(artifacts: Path, err: BaseException) -> Path | None:
+    """The full traceback of a failed run (a worker's included) as ``<store>/logs/run-<time>.log``."""
+    import traceback
+
+    from .pipeline import LOGS_DIR
+
+    try:
+        path = Path(artifacts) / LOGS_DIR / f"run-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"command: {' '.join(sys.argv)}\n\n" + "".join(traceback.format_exception(err)),
+                        encoding="utf-8")
+        return path
+    except OSError:
+        return None
+
+
+def _fail_run(env: Env, err: BaseException) -> None:
+    """One line on screen (the traceback with ``--debug``), the traceback in the run log; exit 2 for bad input, 1 for
+    a runtime failure."""
+    import traceback
+
+    code = 2 if isinstance(err, _input_errors()) else 1
+    first = str(err).splitlines()[0] if str(err) else ""
+    if code == 1 and not isinstance(err, RuntimeError):  # an unexpected exception: its type says most
+        first = f"{type(err).__name__}: {first}" if first else type(err).__name__
+    log = _write_run_log(env.artifacts, err)
+    if env.debug:
+        traceback.print_exception(err, file=sys.stderr)
+    click.echo(f"error: {first or type(err).__name__}", err=True)
+    if log is not None:
+        click.echo(f"  traceback: {log}" + ("" if env.debug else " (--debug prints it here)"), err=True)
+    sys.exit(code)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="undo")
 @click.option("--artifacts-dir", type=click.Path(path_type=Path), envvar="UNDO_ARTIFACTS", default=Path("artifacts"),
               show_default=True, help="Root of the artifact store (env UNDO_ARTIFACTS).")
 @click.option("--device", default="auto", envvar="UNDO_DEVICE", show_default=True,
               help="cpu, cuda, cuda:N, or auto (cuda when available).")
+@click.option("--debug", is_flag=True, envvar="UNDO_DEBUG",
+              help="On a failure, print the full traceback (env UNDO_DEBUG); it is always in the run log.")
 @click.pass_context
-def cli(ctx: click.Context, artifacts_dir: Path, device: str) -> None:
+def cli(ctx: click.Context, artifacts_dir: Path, device: str, debug: bool) -> None:
     """Reproduce "Distillation Robustifies Unlearning": unlearn, noise, distill, attack, plot.
 
     Stages are described by YAML configs (see reproduce/); each finished stage is stored under
     the artifact directory keyed by a hash of its config, so reruns skip what is done and an
     interrupted stage resumes from its last checkpoint.
+
+    \b
+    A failure prints one line. Its full traceback goes to the run log, <artifacts-dir>/logs/run-*.log,
+    and to the failing stage's log.txt (kept as <artifacts-dir>/logs/failed/<stage>/<name>.log when
+    nothing resumable was written); --debug prints it too.
+    \b
+    Exit codes: 0 success; 1 a runtime failure (a stage crashed); 2 a usage error or bad input
+    (a config, a data file, an upstream artifact, a missing hub token or hub); 130 interrupted.
     """
-    ctx.obj = Env(artifacts_dir, device)
+    ctx.obj = Env(artifacts_dir, device, debug)
     _quiet_libraries()
 
 
@@ -128,8 +185,8 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
     except KeyboardInterrupt:
         click.echo("\ninterrupted: rerun the same command to resume", err=True)
         sys.exit(130)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
-        _fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    except Exception as err:  # noqa: BLE001  (every failure: one line, the traceback logged, the exit code by kind)
+        _fail_run(env, err)
 
 
 def _config_paths(ctx, param, values):

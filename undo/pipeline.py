@@ -288,9 +288,11 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
         started = time.time()
         try:
             summary = node.module.run(ctx)
-        except BaseException:
+        except BaseException as err:
+            log_failure(workdir, err)
             if not resumed and status(node) == "missing":
-                shutil.rmtree(workdir, ignore_errors=True)  # nothing resumable: leave no trace
+                keep_failure_log(art, workdir)
+                shutil.rmtree(workdir, ignore_errors=True)  # nothing resumable: leave no artifact
             raise
         meta = {"stage": node.stage, "key": node.key, "scale": scale, "seed": getattr(node.cfg, "seed", None),
                 "tags": node.tags, "wall_seconds": round(time.time() - started, 3), "resumed": resumed,
@@ -302,6 +304,31 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
         return summary
     finally:
         lock.close()
+
+
+LOGS_DIR = "logs"  # under the store root: run logs and the logs of failed stages (never an artifact)
+
+
+def log_failure(workdir: Path, err: BaseException) -> None:
+    """Append the full traceback of a stage's failure to its ``log.txt``."""
+    import traceback
+
+    text = "".join(traceback.format_exception(err))
+    with open(workdir / "log.txt", "a", encoding="utf-8") as fh:
+        fh.write(f"FAILED {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n{text}")
+
+
+def keep_failure_log(art: Artifact, workdir: Path) -> Path | None:
+    """A failed stage's ``log.txt`` kept as ``<store>/logs/failed/<stage>/<name>-<key>.log`` when its partial
+    directory is removed (nothing resumable was written): the store keeps no half-written artifact, and the
+    traceback stays readable."""
+    log = workdir / "log.txt"
+    if not log.is_file():
+        return None
+    dest = art.root / LOGS_DIR / "failed" / art.stage / f"{art.dirname}.log"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(log, dest)
+    return dest
 
 
 def run_nodes(nodes: list[Node], *, device: str, scale: str, echo=print) -> None:

@@ -1,0 +1,68 @@
+"""What a failing ``undo run`` tells: one line on screen, the full traceback in the run log under the store and in the
+failing stage's log (kept when nothing resumable was written), ``--debug`` on screen too; exit 2 for bad input and
+1 for a runtime failure, as ``undo --help`` documents."""
+
+import types
+from dataclasses import dataclass
+
+import pytest
+from click.testing import CliRunner
+
+from undo import stages
+from undo.cli import cli
+from undo.config import option
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailingConfig:
+    fault: str = option("bug", "bug: a KeyError deep in the stage; input: a ValueError about the config")
+
+
+def _explode(ctx):
+    ctx.log("about to fail")
+    if ctx.cfg.fault == "input":
+        raise ValueError("fault: this value cannot be used here")
+    return {}["missing_key"]          # a bug: KeyError
+
+
+@pytest.fixture
+def failing_stage(tmp_path):
+    stages.register(types.SimpleNamespace(NAME="failing", CODE_VERSION=1, Config=FailingConfig, run=_explode))
+    yield tmp_path
+    stages.STAGES.pop("failing", None)
+
+
+def invoke(tmp_path, *args, fault="bug"):
+    (tmp_path / "f.yaml").write_text(f"stage: failing\nfault: {fault}\n")
+    return CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "store"), *args, "run", str(tmp_path / "f.yaml"),
+                                    "--scale", "smoke"])
+
+
+def test_a_runtime_failure_is_one_line_exit_1_with_the_traceback_logged(failing_stage):
+    result = invoke(failing_stage)
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == ["error: KeyError: 'missing_key'"]
+    assert "Traceback" not in result.output and "--debug prints it here" in result.output
+    (run_log,) = (failing_stage / "store" / "logs").glob("run-*.log")
+    text = run_log.read_text()
+    assert "Traceback" in text and "_explode" in text and "KeyError: 'missing_key'" in text and text.startswith("command: ")
+    (stage_log,) = (failing_stage / "store" / "logs" / "failed" / "failing").glob("*.log")
+    assert "about to fail" in stage_log.read_text() and "_explode" in stage_log.read_text()
+    assert not list((failing_stage / "store").glob("failing/*/DONE"))      # no artifact, finished or partial
+    assert not any(p.is_dir() for p in (failing_stage / "store").glob("failing/.partial/*"))
+
+
+def test_debug_prints_the_traceback_and_bad_input_exits_2(failing_stage):
+    result = invoke(failing_stage, "--debug")
+    assert result.exit_code == 1 and "Traceback" in result.output and "_explode" in result.output
+    result = invoke(failing_stage, fault="input")
+    assert result.exit_code == 2
+    assert [line for line in result.output.splitlines() if line.startswith("error:")] == [
+        "error: fault: this value cannot be used here"]
+
+
+def test_help_documents_the_exit_codes_and_logs():
+    text = CliRunner().invoke(cli, ["--help"]).output
+    assert "Exit codes: 0 success; 1 a runtime failure" in text and "2 a usage error or bad input" in text
+    assert "logs/run-*.log" in text and "--debug" in text
