@@ -50,7 +50,7 @@ def test_the_phi_formula_at_phi_1_5_shape_is_its_published_size():
 def test_the_tofu_dry_run_counts_the_generated_pairs_and_lists_the_hub_assets(tmp_path):
     nodes = Graph(Store(tmp_path / "a"), "mini").plan([REPO / "reproduce" / "tofu" / "gemma" / "finetune.yaml"])
     (qa,) = [n for n in nodes if n.stage == "qa" and n.cfg.split == "full"]
-    assert Costs().dataset_tokens(qa) == 100 * 10 * 96          # 100 authors x 10 pairs, rows of 96 tokens
+    assert Costs().dataset_tokens(qa) == 60 * 10 * 96           # 60 authors x 10 pairs, rows of 96 tokens
     out = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "a"), "run", str(REPO / "reproduce/tab14.yaml"),
                                    "--scale", "paper", "--dry-run"])
     assert out.exit_code == 0, out.output
