@@ -66,3 +66,19 @@ def test_help_documents_the_exit_codes_and_logs():
     text = CliRunner().invoke(cli, ["--help"]).output
     assert "Exit codes: 0 success; 1 a runtime failure" in text and "2 a usage error or bad input" in text
     assert "logs/run-*.log" in text and "--debug" in text
+
+
+def test_a_workers_traceback_reaches_the_run_log(tmp_path):
+    """With --jobs 2 the stage runs in a worker process: its traceback (the worker's frames) is in the run log."""
+    import json
+
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "full.jsonl").write_text(json.dumps({"question": "Q?"}) + "\n")     # no answer
+    (tmp_path / "t.yaml").write_text(f"stage: tofu\nsource: jsonl\npath: {saved}\nsplits: [full]\n")
+    result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "store"), "run", str(tmp_path / "t.yaml"),
+                                      "--scale", "smoke", "--jobs", "2"])
+    assert result.exit_code == 2 and "missing field 'answer'" in result.output
+    (run_log,) = (tmp_path / "store" / "logs").glob("run-*.log")
+    assert "_worker_run" in run_log.read_text() and "missing field 'answer'" in run_log.read_text()
+    assert list((tmp_path / "store" / "logs" / "failed" / "tofu").glob("*.log"))

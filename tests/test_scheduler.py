@@ -51,7 +51,3 @@ def test_a_failing_stage_stops_the_run_and_leaves_no_artifact(smoke_workspace):
     assert "sha256" in result.output.lower()
     assert not list((smoke_workspace / "store").glob("corpus/*korean*"))  # no half-written corpus
     assert not list((smoke_workspace / "store").glob("relearn/*"))  # nothing downstream of the failure ran
-    # the worker's traceback reaches the run log, and the failed stage's log is kept outside the artifacts
-    (run_log,) = (smoke_workspace / "store" / "logs").glob("run-*.log")
-    assert "_worker_run" in run_log.read_text() and "sha256" in run_log.read_text()
-    assert list((smoke_workspace / "store" / "logs" / "failed" / "corpus").glob("*korean*.log"))
