@@ -3,7 +3,6 @@ scale: the authors' open-unlearning fork's hyperparameters at paper scale, both 
 stages."""
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -36,8 +35,7 @@ def test_tofu_smoke_end_to_end_then_report(smoke_workspace):
             (m, s) for m in ("unlearn", "distill", "pretrain_base") for s in (0, 1)}
         curve = next(iter(attacks[0]["results"]["curves"].values()))
         assert curve["step"] == [0, 3, 6] and {"forget_Q_A_Prob", "forget_truth_ratio", "model_utility"} <= set(curve)
-        utility = curve["model_utility"]   # retain_at: start: scored before the attack only, NaN after
-        assert not math.isnan(utility[0]) and math.isnan(utility[-1])
+        assert len(curve["model_utility"]) == 1    # retain_at: start: model utility scored before the attack only
     tab14 = json.loads((out / "tab14.json").read_text())
     modes = tab14["series"]["gemma/quantize"][0]["summary"]["modes"]
     assert list(modes) == ["none", "bnb-fp4", "bnb-nf4", "rtn-int4"]
