@@ -56,3 +56,15 @@ def write_history(workdir: Path, history: list[dict]) -> None:
 
 def write_summary(workdir: Path, summary: dict) -> None:
     write_json_atomic(workdir / "metrics.json", summary)
+
+
+def record_hub(ctx, summary: dict, record: dict | None) -> None:
+    """Put the hub commit a stage read into its summary (``hub``) and log its note (e.g. that it was unpinned)."""
+    if record is None:
+        return
+    from ..data.hub import revision_note
+
+    summary["hub"] = record
+    note = revision_note(record)
+    if note:
+        ctx.log(note)

@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Ref, option
-from ..data.hub import hub_revision, revision_note
+from ..data.hub import hub_revision
 from ..evals import EvalConfig, make_evaluator
 from ..models import ModelConfig, build_model, count_parameters, load_pretrained, save_model
 from . import Context
-from .common import artifact_tokenizer, write_summary
+from .common import artifact_tokenizer, record_hub, write_summary
 
 NAME = "init"
 CODE_VERSION = 1
@@ -69,12 +69,7 @@ def _record_commit(ctx: Context, src: Pretrained, model, summary: dict) -> None:
     lookup; nothing for a local directory."""
     record = hub_revision(src.name_or_path, revision=src.revision, repo_type="model",
                           read=getattr(model.config, "_commit_hash", None), offline_variables=("HF_HUB_OFFLINE",))
-    if record is None:
-        return
-    summary["hub"] = record
-    note = revision_note(record)
-    if note:
-        ctx.log(note)
+    record_hub(ctx, summary, record)
 
 
 def run(ctx: Context) -> dict:

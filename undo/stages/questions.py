@@ -40,7 +40,7 @@ from ..config import option
 from ..data import knowledge
 from ..evals.multiple_choice import ItemsError, _item, load_items
 from . import Context
-from .common import write_summary
+from .common import record_hub, write_summary
 
 NAME = "questions"
 CODE_VERSION = 1
@@ -184,15 +184,10 @@ def _counts(rows: list[dict]) -> dict[str, int]:
 def _record_commit(ctx: Context, cfg: Config, summary: dict) -> None:
     """The commit the benchmark was read from, looked up once after the rows loaded (the load has already found the
     hub reachable); nothing for local files."""
-    from ..data.hub import hub_revision, revision_note
+    from ..data.hub import hub_revision
 
     record = hub_revision(cfg.path, name=cfg.config_name, revision=cfg.revision)
-    if record is None:
-        return
-    summary["hub"] = record
-    note = revision_note(record)
-    if note:
-        ctx.log(note)
+    record_hub(ctx, summary, record)
 
 
 def run(ctx: Context) -> dict:

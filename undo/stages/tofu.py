@@ -28,7 +28,7 @@ from typing import Literal
 from ..config import option
 from ..data import tofu
 from . import Context
-from .common import write_summary
+from .common import record_hub, write_summary
 
 NAME = "tofu"
 CODE_VERSION = 1
@@ -98,15 +98,10 @@ def build_splits(cfg: Config) -> dict[str, list[dict]]:
 
 def _record_commit(ctx: Context, cfg: Config, summary: dict) -> None:
     """The commit the dataset was read from, looked up once after every split loaded; nothing for local files."""
-    from ..data.hub import hub_revision, revision_note
+    from ..data.hub import hub_revision
 
     record = hub_revision(hub_path(cfg), revision=cfg.revision)
-    if record is None:
-        return
-    summary["hub"] = record
-    note = revision_note(record)
-    if note:
-        ctx.log(note)
+    record_hub(ctx, summary, record)
 
 
 def run(ctx: Context) -> dict:

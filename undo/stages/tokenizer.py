@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config import Ref, option
-from ..data.hub import hub_revision, revision_note
+from ..data.hub import hub_revision
 from ..models import load_pretrained_tokenizer
 from ..tokenizer import byte_tokenizer, train_bpe
 from . import Context
-from .common import write_summary
+from .common import record_hub, write_summary
 from .corpus import iter_documents
 
 NAME = "tokenizer"
@@ -78,12 +78,7 @@ def _record_commit(ctx: Context, cfg: Config, summary: dict) -> None:
     """The commit a hub tokenizer was read from (one lookup after the load; not offline); nothing for a directory."""
     record = hub_revision(cfg.name_or_path, revision=cfg.revision, repo_type="model",
                           offline_variables=("HF_HUB_OFFLINE",))
-    if record is None:
-        return
-    summary["hub"] = record
-    note = revision_note(record)
-    if note:
-        ctx.log(note)
+    record_hub(ctx, summary, record)
 
 
 def run(ctx: Context) -> dict:
