@@ -259,3 +259,27 @@ def test_quantized_modes_on_cuda(saved, reference):
         with torch.no_grad():
             logits = model(ids.cuda()).logits.cpu()
         assert torch.isfinite(logits).all() and ((logits - ref).norm() / ref.norm()) < 0.8
+
+
+def test_bnb_on_cpu_multiplies_in_float32_whatever_the_cpu(saved, monkeypatch):
+    """bitsandbytes switches to a bfloat16 fused kernel on CPUs with AVX512-BF16; the kit turns it off, so an INT4
+    result is the same on every CPU: the quantized model equals the float32 model with bnb's dequantized weights."""
+    _require_bnb("cpu")
+    import bitsandbytes.functional as bnb_functional
+    import bitsandbytes.nn.modules as bnb_modules
+    from bitsandbytes.nn import Linear4bit
+
+    monkeypatch.setattr(bnb_modules, "has_avx512bf16", lambda: True)  # as on a Zen 4 or Sapphire Rapids CPU
+    model, record = load_quantized(saved, "bnb-nf4")
+    layers = {n: m for n, m in model.named_modules() if isinstance(m, Linear4bit)}
+    assert layers and not any(m.support_avx512bf16_for_cpu for m in layers.values())
+    assert record["cpu_kernel"].startswith("dequantize to float32")
+    dequantized = {n: bnb_functional.dequantize_4bit(m.weight.data, m.weight.quant_state).float()
+                   for n, m in layers.items()}
+    logits = _logits(model)
+    assert not any(getattr(m.weight.quant_state, "packing_format_for_cpu", False) for m in layers.values())
+    full, _ = load_quantized(saved, "none")
+    with torch.no_grad():
+        for name, weight in dequantized.items():
+            full.get_submodule(name).weight.copy_(weight)
+    torch.testing.assert_close(logits, _logits(full), atol=1e-5, rtol=1e-5)

@@ -155,7 +155,14 @@ def _load_bnb(path: Path, quant_type: str, device: str):
     model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager", dtype=torch.float32,
                                                  quantization_config=config, device_map={"": device})
     layers = [m for m in model.modules() if isinstance(m, Linear4bit)]
+    for layer in layers:
+        # On CPUs with AVX512-BF16, bitsandbytes repacks the weights at the first eval forward and multiplies in
+        # bfloat16 (a fused kernel), whatever compute dtype was asked for; elsewhere it dequantizes and multiplies
+        # in float32. Turning the fused kernel off gives the float32 path on every CPU, so an INT4 result does not
+        # depend on which CPU ran it (and matches what the record states). GPUs are unaffected.
+        layer.support_avx512bf16_for_cpu = False
     record = {"scheme": f"bitsandbytes {quant_type}, absmax per block, no double quantization", "bits": 4,
+              "cpu_kernel": "dequantize to float32, then a float32 matmul",
               # bitsandbytes' 4-bit block size is fixed (64 weights); read it back rather than assume it.
               "group_size": layers[0].weight.quant_state.blocksize if layers else None,
               "quantized_layers": len(layers),

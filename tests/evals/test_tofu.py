@@ -68,7 +68,15 @@ def test_forget_alone_and_without_generation(upstream):
     evaluate, _ = evaluator(upstream, rouge=False, holdout_split=None)
     model = load_model(upstream["model.yaml"] / "model")
     out = evaluate(model, roles=("forget",))
-    assert math.isnan(out["retain"]) and "retain_Q_A_Prob" not in out and "mia_min_k" not in out
+    full = evaluate(model)
+    assert set(out) == set(full), "an unscored role keeps its keys (NaN), so relearning curves align"
+    assert all(math.isnan(out[k]) for k in evaluate.metric_names("retain")) and math.isnan(out["retain"])
+    assert "mia_min_k" not in out               # no holdout split named
+    assert out["forget_Q_A_Prob"] == full["forget_Q_A_Prob"]
+    assert evaluate.metric_names("forget") == ["forget_Q_A_Prob", "forget_Q_A_ROUGE", "forget_truth_ratio"]
+    only_retain = evaluate(model, roles=("retain",))
+    assert set(only_retain) == set(full) and math.isnan(only_retain["forget"])
+    assert only_retain["retain_Q_A_Prob"] == full["retain_Q_A_Prob"]
     assert math.isnan(out["forget_Q_A_ROUGE"])
     assert math.isnan(evaluate(model)["model_utility"])   # utility needs the ROUGE terms
 

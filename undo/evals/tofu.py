@@ -166,9 +166,22 @@ class TofuEval:
                     truth_ratios(reference, self._perturbed(model, items)), "true_better")
             values = {k: out[k] for k in out if k.startswith(("retain_", "ra_", "wf_"))}
             out["model_utility"] = math.nan if any(math.isnan(v) for v in values.values()) else model_utility(values)
-        out["retain"] = out.get("model_utility", math.nan)
-        out["forget"] = out.get("forget_Q_A_Prob", math.nan)
+        for role in ("retain", "forget"):
+            if role not in roles:  # an unscored role is NaN under every key, so curves keep one length per key
+                out.update(dict.fromkeys(self.metric_names(role), math.nan))
+        out["retain"] = out["model_utility"]
+        out["forget"] = out["forget_Q_A_Prob"]
         return out
+
+    def metric_names(self, role: str) -> list[str]:
+        """The keys :meth:`__call__` reports for ``role`` (``retain`` or ``forget``)."""
+        if role == "forget":
+            return (["forget_Q_A_Prob", "forget_Q_A_ROUGE", "forget_truth_ratio"]
+                    + ["forget_quality"] * (self.retain_model_ratios is not None) + ["mia_min_k"] * bool(self.members))
+        names = ["retain_Q_A_Prob", "retain_Q_A_ROUGE", "retain_Truth_Ratio"]
+        for name in ("ra", "wf"):
+            names += [f"{name}_Q_A_Prob_normalised", f"{name}_Q_A_ROUGE", f"{name}_Truth_Ratio"]
+        return names + ["model_utility"]
 
 
 def trained_format(qa_dir: Path) -> PromptFormat:
