@@ -76,3 +76,19 @@ def test_keys_do_not_depend_on_where_the_configs_live(tmp_path):
         keys.append({scale: [n.key for n in Graph(Store(tmp_path / "store"), scale).plan(
             [tmp_path / where / "reproduce" / f for f in figures])] for scale in ("paper", "mini", "smoke")})
     assert keys[0] == keys[1]
+
+
+def test_meta_json_records_the_hub_commit_a_stage_read(tmp_path, monkeypatch):
+    """A stage that read the hub reports the commit in its summary (``hub``); meta.json carries it too, next to the
+    code's commit (environment.git), so one file says which code and which hub data made the artifact."""
+    import undo.stages.tokenizer as tokenizer
+    from tests.stages.helpers import run_smoke
+
+    record = {"path": "org/data", "config": None, "revision_requested": None,
+              "revision_resolved": "0123456789abcdef0123456789abcdef01234567"}
+    original = tokenizer.run
+    monkeypatch.setattr(tokenizer, "run", lambda ctx: {**original(ctx), "hub": record})
+    (tmp_path / "tok.yaml").write_text("stage: tokenizer\nkind: bytes\n")
+    run_smoke(tmp_path, "tok.yaml")
+    (meta,) = (tmp_path / "artifacts").rglob("meta.json")
+    assert json.loads(meta.read_text())["hub"] == record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 import sys
@@ -24,13 +25,27 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_state(root: Path = Path(".")) -> dict:
+    """The commit of the code that runs and whether tracked files differ from it (``git``).
+
+    Where git or the repository is missing (the container has no git, and ``.git`` is not in its build
+    context), the commit comes from ``UNDO_GIT_SHA`` and ``UNDO_GIT_DIRTY`` (``true``/``false``): the image
+    sets them from its build arguments (``make image``), ``make docker-TARGET`` from the mounted tree.
+    ``from`` then names the variable, so a record says whether git itself was asked.
+    """
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                    capture_output=True, text=True, timeout=5).stdout.strip())
-        return {"sha": sha or None, "dirty": dirty}
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        sha = head.stdout.strip() if head.returncode == 0 else ""
+        if sha:
+            dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                        capture_output=True, text=True, timeout=5).stdout.strip())
+            return {"sha": sha, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
+        pass
+    sha = os.environ.get("UNDO_GIT_SHA", "").strip()
+    if not sha:
         return {"sha": None, "dirty": None}
+    dirty = {"true": True, "false": False}.get(os.environ.get("UNDO_GIT_DIRTY", "").strip().lower())
+    return {"sha": sha, "dirty": dirty, "from": "UNDO_GIT_SHA"}
 
 
 def lock_hash(root: Path = Path(".")) -> str | None:

@@ -297,6 +297,8 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
         meta = {"stage": node.stage, "key": node.key, "scale": scale, "seed": getattr(node.cfg, "seed", None),
                 "tags": node.tags, "wall_seconds": round(time.time() - started, 3), "resumed": resumed,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": environment(device)}
+        if isinstance(summary, dict) and "hub" in summary:  # the hub commit read, beside the code's (environment.git)
+            meta["hub"] = summary["hub"]
         write_json_atomic(workdir / "meta.json", meta)
         if not (workdir / "metrics.json").is_file():
             write_json_atomic(workdir / "metrics.json", summary)
