@@ -2,9 +2,17 @@
 # Container for the UNDO kit: exactly the pins of requirements.lock (PyPI torch 2.13.0, a CUDA 13.0
 # build whose nvidia-* wheels carry the CUDA user-space libraries), then the kit, editable.
 #
-#   make image                      # docker build -t undo-kit .
-#   make docker-fig5                # any make target inside it: tree mounted, files owned by you
-#   docker run --rm --gpus all undo-kit make fig5
+#   make image                      # build undo-kit (git revision, version and source as build args)
+#   make docker-fig5 SCALE=mini     # any make target inside it: tree mounted, files owned by you
+#   mkdir -p results ~/.cache/huggingface ~/.cache/undo
+#   docker run --rm --gpus all --user "$(id -u):$(id -g)" -e HF_TOKEN \
+#       -v "$PWD/results":/results -v ~/.cache/huggingface:/cache/hf -v ~/.cache/undo:/cache/undo \
+#       undo-kit make fig5 SCALE=mini
+#
+# Outputs go to /results (artifacts/ and figures/), downloads to /cache (hub files in /cache/hf,
+# corpora and tokenized shards in /cache/undo): all three are volumes, so bind-mount them to keep
+# them beyond --rm. The host needs an NVIDIA driver >= 580 (CUDA 13.x) and a GPU of compute
+# capability 7.5 or newer.
 #
 # Base: nvidia/cuda:13.0.1-runtime-ubuntu24.04 pinned by digest. CUDA 13.0 matches the lock's
 # torch wheels, so the image's NVIDIA_REQUIRE_CUDA makes the container toolkit refuse a host driver
@@ -26,14 +34,6 @@ FROM ${UV_IMAGE} AS uv
 FROM ${BASE}
 
 ARG PYTHON_VERSION=3.11
-ARG GIT_SHA=unknown
-ARG LOCK_SHA256=unknown
-LABEL org.opencontainers.image.title="undo-kit" \
-      org.opencontainers.image.description="Reproducibility kit for 'Distillation Robustifies Unlearning'" \
-      org.opencontainers.image.revision="${GIT_SHA}" \
-      org.opencontainers.image.licenses="MIT" \
-      io.undo-kit.lock-sha256="${LOCK_SHA256}"
-
 # VENV and UNDO_IMAGE tell the Makefile and tools/setup-env.sh that the environment is this
 # image's /opt/venv, built from the lock below (so `make TARGET` never rebuilds it).
 ENV NVIDIA_VISIBLE_DEVICES=all \
@@ -47,7 +47,9 @@ ENV NVIDIA_VISIBLE_DEVICES=all \
     PATH=/opt/venv/bin:${PATH} \
     UNDO_IMAGE=1 \
     HF_HOME=/cache/hf \
-    UNDO_ARTIFACTS=/repo/artifacts \
+    UNDO_CACHE=/cache/undo \
+    UNDO_ARTIFACTS=/results/artifacts \
+    UNDO_FIGURES=/results/figures \
     MPLBACKEND=Agg
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -65,11 +67,14 @@ RUN uv python install "${PYTHON_VERSION}" \
     && python -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version'
 
 # Fixed non-root user undo (uid/gid 1000; Ubuntu 24.04's own uid-1000 user is removed). `make
-# docker-TARGET` runs the container as the caller's uid instead, so outputs belong to the caller.
+# docker-TARGET` and the documented `docker run` run as the caller's uid instead, so outputs belong
+# to the caller. The volume directories are world-writable (sticky, like /tmp): an anonymous volume
+# starts as a copy of them, and any --user can then write into it.
 RUN if id ubuntu >/dev/null 2>&1; then userdel --remove ubuntu; fi \
     && useradd --create-home --uid 1000 --user-group --shell /bin/bash undo \
-    && mkdir -p /repo /cache/hf \
-    && chown undo:undo /repo /cache/hf
+    && mkdir -p /repo /cache/hf /cache/undo /results \
+    && chown undo:undo /repo /cache/hf /cache/undo /results \
+    && chmod 1777 /cache/hf /cache/undo /results
 
 WORKDIR /repo
 
@@ -89,8 +94,28 @@ RUN pip install --no-deps --no-build-isolation -e . \
     && chmod 666 "${VENV}/.lock-sha256" \
     && chown -R undo:undo /repo
 
+# Provenance, set by `make image` and the release workflow: the commit built (empty: unknown), whether
+# tracked files differed from it, the release version and the repository's URL. GIT_SHA and GIT_DIRTY
+# reach every meta.json as UNDO_GIT_SHA/UNDO_GIT_DIRTY (undo/env.py), since the image has no git.
+# Declared last: a RUN after an ARG sees it, so a new commit would otherwise rebuild the lock's layer.
+ARG GIT_SHA=""
+ARG GIT_DIRTY=""
+ARG VERSION=""
+ARG SOURCE=""
+ARG LOCK_SHA256=""
+LABEL org.opencontainers.image.title="undo-kit" \
+      org.opencontainers.image.description="Reproducibility kit for 'Distillation Robustifies Unlearning'" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${GIT_SHA}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT" \
+      io.undo-kit.lock-sha256="${LOCK_SHA256}"
+
+ENV UNDO_GIT_SHA=${GIT_SHA} \
+    UNDO_GIT_DIRTY=${GIT_DIRTY}
+
 USER 1000:1000
-VOLUME /cache/hf
+VOLUME ["/cache/hf", "/cache/undo", "/results"]
 
 # The entrypoint only makes sure HOME is writable (an arbitrary --user uid has none), then runs
 # the command: `docker run IMAGE make fig5` runs `make fig5`; plain `docker run IMAGE` lists targets.

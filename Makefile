@@ -17,8 +17,18 @@ export MPLBACKEND := Agg
 
 # Container (make image, make docker-TARGET). The tree is mounted at /repo and the container runs
 # as the caller, so outputs belong to the caller; GPUs are passed when the host has nvidia-smi.
+# The host's caches are mounted as the image's /cache/hf (HF_HOME) and /cache/undo (UNDO_CACHE), so
+# hub files and corpora are downloaded once; docker-TARGET creates them first, as the caller (Docker
+# would create a missing one as root). GIT_* describe the tree for the image's meta.json records
+# (no git inside) and its OCI labels (the remote's URL without credentials); recursive (=), so only
+# the container targets run git.
 IMAGE ?= undo-kit
-HF_CACHE ?= $(HOME)/.cache/huggingface
+HF_CACHE ?= $(or $(HF_HOME),$(HOME)/.cache/huggingface)
+UNDO_CACHE ?= $(HOME)/.cache/undo
+GIT_SHA = $(shell git rev-parse --verify -q HEAD 2>/dev/null)
+GIT_DIRTY = $(shell git rev-parse --verify -q HEAD >/dev/null 2>&1 && { git status --porcelain --untracked-files=no | grep -q . && echo true || echo false; })
+GIT_VERSION = $(shell git describe --tags --always --dirty 2>/dev/null)
+GIT_SOURCE = $(shell git remote get-url origin 2>/dev/null | sed -E 's|://[^/@]*@|://|')
 DOCKER_GPUS := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo --gpus all)
 DOCKER_TTY := $(shell [ -t 0 ] && echo -it)
 
@@ -132,7 +142,7 @@ lock: ## regenerate requirements.lock (needs PyPI)
 	bash tools/lock.sh
 
 image: ## build the container image (undo-kit; base pinned by digest, requirements.lock with hashes)
-	docker build -t $(IMAGE) --build-arg GIT_SHA=$$(git rev-parse HEAD) --build-arg LOCK_SHA256=$$(sha256sum requirements.lock | cut -d' ' -f1) .
+	docker build -t $(IMAGE) --build-arg GIT_SHA=$(GIT_SHA) --build-arg GIT_DIRTY=$(GIT_DIRTY) --build-arg VERSION=$(GIT_VERSION) --build-arg SOURCE=$(GIT_SOURCE) --build-arg LOCK_SHA256=$$(sha256sum requirements.lock | cut -d' ' -f1) .
 
-docker-%: ## run `make %` inside the image, e.g. make docker-fig5 (tree mounted, files owned by you)
-	docker run --rm $(DOCKER_TTY) $(DOCKER_GPUS) --ipc=host --user $$(id -u):$$(id -g) -v "$(CURDIR)":/repo -w /repo -v "$(HF_CACHE)":/cache/hf -e HF_TOKEN $(IMAGE) make $* SCALE=$(SCALE)
+docker-%: ## run `make %` inside the image, e.g. make docker-fig5 (tree and caches mounted, files owned by you)
+	mkdir -p "$(HF_CACHE)" "$(UNDO_CACHE)" && docker run --rm $(DOCKER_TTY) $(DOCKER_GPUS) --ipc=host --user $$(id -u):$$(id -g) -v "$(CURDIR)":/repo -w /repo -v "$(HF_CACHE)":/cache/hf -v "$(UNDO_CACHE)":/cache/undo -e UNDO_ARTIFACTS=/repo/artifacts -e UNDO_FIGURES=/repo/figures -e UNDO_GIT_SHA=$(GIT_SHA) -e UNDO_GIT_DIRTY=$(GIT_DIRTY) -e HF_TOKEN $(IMAGE) make $* SCALE=$(SCALE)

