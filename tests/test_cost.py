@@ -130,3 +130,35 @@ def test_a_harness_evaluation_counts_the_items_its_questions_stages_keep():
     assert Costs(989e12, 0.35).eval_tokens(node, node.cfg.eval) == pytest.approx(expected)
     attack = Graph(Store(Path("/nonexistent-store")), "paper").resolve_ref(str(REPO / "reproduce/wmdp/bio/relearn.yaml"))[0]
     assert Costs(989e12, 0.35).eval_tokens(attack, attack.cfg.eval, roles=("forget",)) == bio * CHOICES * ITEM_TOKENS
+
+
+def _hub_reads(data: dict) -> dict | None:
+    """The mapping of a stage config (raw YAML) that names a hub asset and must spell out ``revision``; else None."""
+    stage, source = data.get("stage"), data.get("source")
+    if stage == "corpus" and isinstance(source, dict) and source.get("kind") == "hf":
+        return source
+    if stage == "tokenizer" and data.get("kind") == "pretrained":
+        return data
+    if stage in {"questions", "tofu"} and source == "hf":
+        return data
+    if stage == "init" and isinstance(data.get("pretrained"), dict):
+        return data["pretrained"]
+    return None
+
+
+def test_every_hub_asset_of_the_paper_configs_has_a_revision_key():
+    """Every config that reads the hub at paper scale says `revision:` (a commit pins it, null reads the default
+    branch), so pinning is one edit in a visible place; the dry run lists what is still unpinned."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1] / "reproduce"
+    found, missing = [], []
+    for path in sorted(root.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        reads = _hub_reads(data) if isinstance(data, dict) else None
+        if reads is not None:
+            found.append(path)
+            if "revision" not in reads:
+                missing.append(str(path.relative_to(root)))
+    assert len(found) >= 20, found  # the check sees the hub configs (corpora, tokenizers, benchmarks, models)
+    assert not missing, f"no revision key: {missing}"
