@@ -21,7 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -31,6 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..checksums import sha256_file
 from .errors import SourceError
 
 __all__ = [
@@ -75,15 +75,6 @@ _PIP_TIMEOUT_S = 900
 # --------------------------------------------------------------------------------------------------
 # Checksums and the PyPI cache
 # --------------------------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _normalize_dist(text: str) -> str:
