@@ -136,3 +136,21 @@ def test_a_gathering_stage_hashes_the_json_it_reads_and_checks_every_size(store,
     (relearn / "log.txt").write_text("")
     with pytest.raises(ArtifactCorrupt, match=r"artifact relearn/x is corrupt: log.txt: 0 bytes"):
         checksums.verify_artifact(relearn, "relearn/x", hash_only=("results.json",))
+
+
+def test_a_truncated_checkpoint_shows_in_dry_run_and_verify(store):
+    relearn_yaml = str(store.parent / "relearn.yaml")
+    import shutil
+    shutil.rmtree(_one(store, "relearn"))
+    dry = _cli(store, "run", relearn_yaml, "--scale", "smoke", "--dry-run")
+    (line,) = [line for line in dry.output.splitlines() if "relearn/" in line]
+    partial = store / "relearn" / ".partial" / line.split("relearn/")[1].split()[0]
+    state = partial / "checkpoint" / "state.pt"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"PK\x03\x04 cut short")
+    dry = _cli(store, "run", relearn_yaml, "--scale", "smoke", "--dry-run")
+    assert "partial (checkpoint unreadable: restarts)" in dry.output
+    checked = _cli(store, "verify")
+    assert checked.exit_code == 0 and "unreadable  relearn/.partial/" in checked.output
+    fixed = _cli(store, "verify", "--fix")
+    assert fixed.exit_code == 0 and not state.exists()

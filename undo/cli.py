@@ -310,7 +310,7 @@ def figure(env: Env, configs, scale):
         if not results.is_file():
             missing.append(f"{results}: no stored results; run `undo run {path} --scale {scale}` first")
             continue
-        for out in figure_stage.draw(cfg.script, results):
+        for out in figure_stage.redraw(cfg.script, results):
             click.echo(out)
     if len(missing) == len(configs):
         _fail(missing[0])
