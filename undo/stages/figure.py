@@ -165,6 +165,9 @@ def draw(script: str, results_path: Path) -> list[Path]:
     return load_script(script).draw(results, results_path.with_suffix(""))
 
 
+STAMP = "stamp"  # ``<output>.stamp``: the digests of the JSON and of every output drawn from it, written last
+
+
 def redraw(script: str, results_path: Path) -> list[Path]:
     """:func:`draw`, then the stamp that vouches for the outputs (removed first, so an interrupted drawing shows)."""
     stamp_path = results_path.with_suffix(f".{STAMP}")
@@ -172,9 +175,6 @@ def redraw(script: str, results_path: Path) -> list[Path]:
     written = draw(script, results_path)
     write_json_atomic(stamp_path, stamp_of(results_path, written))
     return written
-
-
-STAMP = "stamp"  # ``<output>.stamp``: the digests of the JSON and of every output drawn from it, written last
 
 
 def stamp_of(results_path: Path, outputs: list[Path]) -> dict:
