@@ -122,3 +122,28 @@ def test_step_fn_sees_the_steps_micro_batches_and_replaces_the_backward(tiny_mod
     assert [r["train/loss"] for r in plain.history] == pytest.approx([r["train/loss"] for r in custom.history])
     for (name, a), b in zip(default_model.state_dict().items(), custom_model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_an_unreadable_checkpoint_is_reported_discarded_and_the_run_restarts(tmp_path, tiny_model, monkeypatch):
+    import copy
+
+    from undo.checksums import checkpoint_readable
+    tokens = np.random.default_rng(0).integers(3, 300, size=(64, 16)).astype(np.int32)
+    straight_model = copy.deepcopy(tiny_model)
+    straight = _run(straight_model, tokens, tmp_path / "a")
+    state = tmp_path / "b" / "checkpoint" / "state.pt"
+    train_mod._save_checkpoint(state.parent, copy.deepcopy(tiny_model), torch.optim.SGD(tiny_model.parameters(), 0.1),
+                               torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD(tiny_model.parameters(), 0.1),
+                                                                 lambda s: 1.0), 8, 0, [], {})
+    assert checkpoint_readable(state)
+    state.write_bytes(state.read_bytes()[:1000])  # a write cut short
+    assert not checkpoint_readable(state)
+    messages = []
+    monkeypatch.setattr(train_mod, "log", messages.append)
+    restarted_model = copy.deepcopy(tiny_model)
+    restarted = _run(restarted_model, tokens, tmp_path / "b")
+    warnings = [m for m in messages if "unreadable" in m]
+    assert len(warnings) == 1 and str(state) in warnings[0] and "restarting from step 0" in warnings[0]
+    assert restarted.steps == straight.steps == 12 and not any("resuming" in m for m in messages)
+    for (name, a), (_, b) in zip(straight_model.state_dict().items(), restarted_model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name

@@ -310,7 +310,7 @@ def figure(env: Env, configs, scale):
         if not results.is_file():
             missing.append(f"{results}: no stored results; run `undo run {path} --scale {scale}` first")
             continue
-        for out in figure_stage.draw(cfg.script, results):
+        for out in figure_stage.redraw(cfg.script, results):
             click.echo(out)
     if len(missing) == len(configs):
         _fail(missing[0])
@@ -369,6 +369,58 @@ def store_ls(env: Env):
         click.echo(f"done     {path.relative_to(s.root)}")
     for path in s.partials():
         click.echo(f"partial  {path.relative_to(s.root)}")
+
+
+@cli.command()
+@click.option("--fix", is_flag=True,
+              help="Remove the corrupt artifacts (the next run recomputes them) and the unreadable checkpoints.")
+@pass_env
+def verify(env: Env, fix):
+    """Check every finished artifact against the checksums recorded when it was committed.
+
+    \b
+    One line per artifact: ok; unverified (committed before checksums were recorded); or corrupt, naming the
+    file and what differs. Partial artifacts whose checkpoint cannot be loaded are listed too (a run discards
+    such a checkpoint and restarts the stage). Exit 1 when something is corrupt and --fix was not given.
+    """
+    import shutil
+
+    from .checksums import checkpoint_readable, problems
+    from .store import Store
+
+    s = Store(env.artifacts)
+    counts = {"ok": 0, "unverified": 0, "corrupt": 0, "removed": 0}
+    for path in s.list():
+        rel = path.relative_to(s.root).as_posix()
+        found = problems(path)
+        if found is None:
+            counts["unverified"] += 1
+            click.echo(f"unverified  {rel} (committed before checksums were recorded)")
+        elif not found:
+            counts["ok"] += 1
+            click.echo(f"ok          {rel}")
+        else:
+            counts["corrupt"] += 1
+            for line in found:
+                click.echo(f"corrupt     {rel}/{line}")
+            if fix:
+                shutil.rmtree(path)
+                counts["removed"] += 1
+                click.echo(f"removed     {rel} (the next run recomputes it)")
+    for path in s.partials():
+        ckpt = path / "checkpoint" / "state.pt"
+        if ckpt.is_file() and not checkpoint_readable(ckpt):
+            rel = ckpt.relative_to(s.root).as_posix()
+            click.echo(f"unreadable  {rel} (the stage restarts from step 0)")
+            if fix:
+                ckpt.unlink()
+                click.echo(f"removed     {rel}")
+    click.echo(f"{counts['ok']} ok, {counts['unverified']} unverified, {counts['corrupt']} corrupt"
+               + (f", {counts['removed']} removed" if fix else ""))
+    if counts["corrupt"] and not fix:
+        click.echo("error: corrupt artifacts: `undo verify --fix` removes them so the next run recomputes them",
+                   err=True)
+        sys.exit(1)
 
 
 @cli.command()

@@ -27,10 +27,13 @@ from typing import Any
 
 import yaml
 
+from .checksums import checkpoint_readable, verify_artifact
 from .config import ConfigError, Ref, build, key_view, load_raw, refs_of, set_dotted, to_plain
 from .env import environment
 from .stages import Context, get_stage, stage_names
 from .store import Artifact, Store, compute_key, figures_dir, write_json_atomic
+
+GATHERED_FILES = ("metrics.json", "metrics.jsonl", "results.json")  # what a figure reads of each upstream artifact
 
 
 @dataclass
@@ -251,9 +254,21 @@ def status(node: Node) -> str:
         return "done"
     ckpt = node.artifact.partial / "checkpoint" / "state.pt"
     curves = node.artifact.partial / "curves"
+    if ckpt.is_file() and not checkpoint_readable(ckpt):
+        return "partial (checkpoint unreadable: restarts)"
     if ckpt.is_file() or (curves.is_dir() and any(curves.iterdir())):
         return "partial (resumes)"
     return "missing"
+
+
+def verify_inputs(node: Node) -> None:
+    """Check the upstream artifacts a stage instance reads against the checksums recorded when they were committed
+    (:mod:`undo.checksums`); a gathering stage reads only their JSON files, so only those are hashed."""
+    hash_only = GATHERED_FILES if getattr(node.module, "GATHER", False) else None
+    for ups in node.upstream.values():
+        for up in ups if isinstance(ups, list) else [ups]:
+            if up.artifact is not None:
+                verify_artifact(up.artifact.path, up.artifact.relpath, hash_only=hash_only)
 
 
 def _resolved_config(node: Node) -> dict:
@@ -273,12 +288,14 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
     if node.artifact is None:  # gathering stages write outside the store and are cheap
         inputs = {ref: [(n.artifact, n.tags) for n in ups] for ref, ups in node.upstream.items()}
         ctx = Context(node.cfg, node.name, figures_dir(scale), inputs, node.tags, device, scale)
+        verify_inputs(node)
         return node.module.run(ctx)
     art = node.artifact
     lock = art.lock()
     try:
         if art.done:
             return art.read_json("metrics.json")
+        verify_inputs(node)
         resumed = art.partial.exists()
         workdir = art.begin()
         (workdir / "config.yaml").write_text(resolved_config_text(node))

@@ -4,8 +4,8 @@ Each stage instance writes into ``<root>/<stage>/<name>-<key12>/``, where the ke
 over the results-relevant part of its resolved config, the keys of its upstream artifacts and the
 stage's ``CODE_VERSION``. Work happens in ``<root>/<stage>/.partial/<name>-<key12>/`` (where
 checkpoints live, so an interrupted stage resumes) and the directory is renamed into place only
-after a ``DONE`` marker is written: a complete stage is never recomputed, a partial one is never
-taken as complete.
+after its ``checksums.json`` (size and sha256 of every file, :mod:`undo.checksums`) and then a ``DONE``
+marker are written: a complete stage is never recomputed, a partial one is never taken as complete.
 
 Usage::
 
@@ -23,6 +23,8 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from .checksums import write_manifest
 
 DONE = "DONE"
 
@@ -80,8 +82,10 @@ class Artifact:
         return handle
 
     def commit(self) -> None:
-        """Mark complete and move into place atomically; checkpoints are dropped first."""
+        """Record the files' checksums, mark complete and move into place atomically; checkpoints are dropped
+        first."""
         shutil.rmtree(self.partial / "checkpoint", ignore_errors=True)
+        write_manifest(self.partial)
         (self.partial / DONE).write_text("ok\n")
         if self.path.exists():  # a stale incomplete directory (never produced by this code) is replaced
             shutil.rmtree(self.path)

@@ -138,6 +138,21 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, step, tokens, hist
     os.replace(tmp, path / "state.pt")
 
 
+def _load_checkpoint(path: Path, desc: str) -> dict | None:
+    """The checkpoint at ``path``; None when there is none, or when it cannot be loaded (a write cut short outside
+    this kit's atomic rename, a full disk): that one is reported, removed and the stage restarts from step 0,
+    rather than failing on it at every rerun."""
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, weights_only=False)
+    except Exception as err:  # noqa: BLE001  (any unreadable file: pickle, zip and EOF errors alike)
+        log(f"[{desc}] warning: checkpoint {path} is unreadable ({type(err).__name__}); discarded, restarting from "
+            "step 0")
+        path.unlink()
+        return None
+
+
 def train(
     model: torch.nn.Module,
     loss_fn: Callable[[object], tuple[torch.Tensor, dict]],
@@ -181,8 +196,8 @@ def train(
     step, tokens = 0, 0
     history = [] if history is None else history
     ckpt_dir = workdir / "checkpoint" if (workdir is not None and checkpoint) else None
-    if ckpt_dir is not None and (ckpt_dir / "state.pt").is_file():
-        state = torch.load(ckpt_dir / "state.pt", weights_only=False)
+    state = _load_checkpoint(ckpt_dir / "state.pt", desc) if ckpt_dir is not None else None
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

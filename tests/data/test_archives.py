@@ -184,3 +184,15 @@ def test_wheel_download_uses_only_binary_and_verifies(tmp_path, monkeypatch):
 
 def test_konlpy_constant():
     assert KONLPY_WHEEL["dist"] == "wheel" and len(KONLPY_WHEEL["sha256"]) == 64 and KONLPY_WHEEL["license"]
+
+
+def test_a_modified_cached_archive_is_never_used_and_named_when_no_download_replaces_it(tmp_path, monkeypatch):
+    genuine = b"genuine archive"
+    cached = tmp_path / "pypi" / "tiny-1.0.tar.gz"
+    cached.parent.mkdir()
+    cached.write_bytes(b"tampered archive")
+    calls: list = []
+    _fake_pip(monkeypatch, b"", calls, returncode=1)  # offline: pip cannot fetch it again
+    with pytest.raises(SourceError, match=rf"the cached {cached} does not match the pinned sha256"):
+        fetch_pypi_sdist("tiny", "1.0", _sha(genuine), tmp_path)
+    assert len(calls) >= 1  # the tampered file was not served from the cache

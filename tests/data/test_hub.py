@@ -377,3 +377,15 @@ def test_local_files_in_the_shard_cache_record_no_commit(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "hub_commit", _no_lookup)
     data = _rows(tmp_path / "rows.jsonl", 12)
     assert cache_hf_documents("json", data_files=str(data), n_documents=3, cache_dir=tmp_path / "c").hub is None
+
+
+def test_a_modified_cached_shard_is_named_and_never_used(tmp_path, monkeypatch):
+    data = _rows(tmp_path / "rows.jsonl", 40)
+    first = cache_hf_documents("json", data_files=str(data), n_documents=25, cache_dir=tmp_path / "c",
+                               shard_documents=10)
+    progress = json.loads((first.directory / "progress.json").read_text())
+    assert set(progress["sha256"]) == set(progress["shards"])
+    tampered = first.shards[1]
+    tampered.write_text(tampered.read_text().replace("문서", "xx", 1), encoding="utf-8")
+    with pytest.raises(SourceError, match=rf"{tampered}: the cached shard differs .*delete {first.directory}"):
+        cache_hf_documents("json", data_files=str(data), n_documents=25, cache_dir=tmp_path / "c", shard_documents=10)

@@ -49,3 +49,27 @@ def test_interrupted_build_resumes_and_finished_one_needs_no_tokenizer(tmp_path,
             raise AssertionError("a complete cache must not tokenize again")
 
     assert _same(tokenize_cached(DOCS, Broken(), tmp_path / "c", shard_documents=10), resumed)
+
+
+@pytest.mark.parametrize("damage", ["modified", "truncated"])
+def test_a_damaged_shard_is_tokenized_again_with_a_warning(tmp_path, byte_tok, capsys, damage):
+    first = tokenize_cached(DOCS, byte_tok, tmp_path / "c", shard_documents=10)
+    progress = json.loads((tmp_path / "c" / "progress.json").read_text())
+    assert set(progress["sha256"]) == set(progress["shards"])
+    shard = tmp_path / "c" / "shard-00002.npz"
+    if damage == "modified":  # other ids, a well-formed file: only the digest tells
+        ids = np.load(shard)["ids"].copy()
+        ids[0] += 1
+        np.savez(shard, ids=ids, lengths=np.load(shard)["lengths"])
+    else:
+        shard.write_bytes(shard.read_bytes()[:50])
+    seen = []
+
+    class Counting:
+        def __call__(self, texts, **kw):
+            seen.extend(texts)
+            return byte_tok(texts, **kw)
+
+    again = tokenize_cached(DOCS, Counting(), tmp_path / "c", shard_documents=10)
+    assert _same(again, first) and seen == DOCS[20:]
+    assert f"tokenized shard {shard} is unreadable or modified" in capsys.readouterr().err

@@ -113,3 +113,78 @@ def test_fig3_gathers_every_learning_rate_of_every_method(tmp_path):
         for n in nodes:
             by_key.setdefault(n.key, []).append(n)
         assert all(len({(n.stage, repr(to_plain(n.cfg))) for n in same}) == 1 for same in by_key.values())
+
+
+STAMP_SCRIPT = '''
+from undo.paper import plotting
+
+
+def draw(results, out_base):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [len(results["series"]["s"]), 1])
+    paths = plotting.save(fig, out_base)
+    plt.close(fig)
+    return paths + plotting.write_texts(out_base, {".md": "# table\\n"})
+'''
+
+
+@pytest.fixture
+def drawable(tmp_path, monkeypatch):
+    """A figure config with a small drawing script, one gathered artifact and a function running the stage."""
+    import sys
+
+    (tmp_path / "figstamp_script.py").write_text(STAMP_SCRIPT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("figstamp_script", None)
+    (tmp_path / "sweep.yaml").write_text("")
+    cfg = build(stage.Config, {"script": "figstamp_script", "output": "figS", "series": {"s": "sweep.yaml"}},
+                file=tmp_path / "fig.yaml")
+    art = _artifact(Store(tmp_path / "artifacts"), "unlearn", "m", {"metrics.json": {"x": 1}})
+    out = tmp_path / "figures"
+
+    def run():
+        return stage.run(Context(cfg, "figS", out, {str(cfg.series["s"]): [(art, {})]}, scale="mini"))
+
+    return out, run
+
+
+def test_a_figure_killed_between_its_json_and_its_drawing_is_redrawn(drawable, monkeypatch):
+    out, run = drawable
+    real_draw = stage.draw
+
+    def killed(script, results_path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stage, "draw", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    assert (out / "figS.json").is_file() and not (out / "figS.png").exists()
+    monkeypatch.setattr(stage, "draw", real_draw)
+    assert run()["redrawn"] is True
+    assert all((out / f"figS.{ext}").is_file() for ext in ("png", "pdf", "md", "stamp"))
+    assert run()["redrawn"] is False  # drawn from this JSON: nothing to do
+
+    # a stale table (drawn, then the kill left an old PNG beside a new JSON) is caught by the stamp's digests too
+    (out / "figS.png").write_bytes(b"an older drawing")
+    assert run()["redrawn"] is True
+
+
+def test_a_missing_output_is_redrawn_leftovers_go_and_every_output_is_0644(drawable):
+    import os
+    out, run = drawable
+    run()
+    created = json.loads((out / "figS.json").read_text())["created"]
+    (out / "figS.md").unlink()
+    (out / ".figS.png.abc123.png").write_bytes(b"half")  # an interrupted write's temporary file
+    (out / ".figS.json.tmp").write_text("{")
+    old_mask = os.umask(0o022)
+    try:
+        assert run()["redrawn"] is True
+    finally:
+        os.umask(old_mask)
+    assert (out / "figS.md").is_file() and not list(out.glob(".figS.*"))
+    assert json.loads((out / "figS.json").read_text())["created"] == created  # the same results keep their time
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert set(modes.values()) == {0o644}, modes

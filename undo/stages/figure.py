@@ -3,7 +3,8 @@
 This stage is never cached in the artifact store: it reads the finished artifacts of every swept
 instance of its upstreams, writes ``figures/<scale>/<output>.json`` (the only file the plotting
 code reads) and calls the figure's module (``script: undo.paper.figures.fig5``, imported by name:
-``draw(results, out_base)``), skipping the drawing when the JSON is unchanged and the outputs exist.
+``draw(results, out_base)``), skipping the drawing when the JSON is unchanged and ``<output>.stamp`` (written
+after every output) holds the digests of that JSON and of outputs that are all still there as drawn.
 
 Metric directions are read from the gathered results (``higher_is_better``, written by every stage that
 evaluates, from the evaluation's registration), never from the figure config: per panel they give
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from ..checksums import sha256_file
 from ..config import Ref, option
 from ..store import Artifact, write_json_atomic
 from . import Context
@@ -163,18 +165,60 @@ def draw(script: str, results_path: Path) -> list[Path]:
     return load_script(script).draw(results, results_path.with_suffix(""))
 
 
+STAMP = "stamp"  # ``<output>.stamp``: the digests of the JSON and of every output drawn from it, written last
+
+
+def redraw(script: str, results_path: Path) -> list[Path]:
+    """:func:`draw`, then the stamp that vouches for the outputs (removed first, so an interrupted drawing shows)."""
+    stamp_path = results_path.with_suffix(f".{STAMP}")
+    stamp_path.unlink(missing_ok=True)
+    written = draw(script, results_path)
+    write_json_atomic(stamp_path, stamp_of(results_path, written))
+    return written
+
+
+def stamp_of(results_path: Path, outputs: list[Path]) -> dict:
+    return {"json_sha256": sha256_file(results_path),
+            "outputs": {p.name: sha256_file(p) for p in sorted(outputs, key=lambda p: p.name)}}
+
+
+def drawn_from(results_path: Path, stamp_path: Path) -> list[Path] | None:
+    """The outputs drawn from the JSON as it is now, when its stamp vouches for them all; None when they need
+    redrawing (no stamp, a JSON or output changed or missing since, e.g. a run killed between the two)."""
+    try:
+        stamp = json.loads(stamp_path.read_text())
+        outputs = [results_path.parent / name for name in stamp["outputs"]]
+        if stamp == stamp_of(results_path, outputs):
+            return outputs
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def remove_leftovers(out_dir: Path, output: str) -> None:
+    """Temporary files of an interrupted write of this figure (``.fig5.png.XXXX.png``, ``.fig5.json.tmp``)."""
+    for path in out_dir.glob(f".{output}.*"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+
+
 def run(ctx: Context) -> dict:
+    """Gather, then write the JSON and draw from it, unless the stamp says the outputs were drawn from this very
+    JSON. The stamp is removed before and written after everything else, so a run killed in between redraws."""
     cfg: Config = ctx.cfg
     out_dir = ctx.workdir  # the figures directory of the scale (undo.store.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(out_dir, cfg.output)
     results_path = out_dir / f"{cfg.output}.json"
+    stamp_path = out_dir / f"{cfg.output}.{STAMP}"
     results = gather(ctx)
-    outputs = [out_dir / f"{cfg.output}.{ext}" for ext in ("png", "pdf")]
-    if results_path.is_file() and all(p.is_file() for p in outputs):
-        old = json.loads(results_path.read_text())
-        if {k: v for k, v in old.items() if k != "created"} == results:
-            return {"outputs": [str(p) for p in outputs], "redrawn": False}
-    write_json_atomic(results_path, {**results, "created": datetime.now(UTC).isoformat(timespec="seconds")})
-    written = draw(cfg.script, results_path)
+    old = json.loads(results_path.read_text()) if results_path.is_file() else None
+    unchanged = isinstance(old, dict) and {k: v for k, v in old.items() if k != "created"} == results
+    if unchanged and (outputs := drawn_from(results_path, stamp_path)) is not None:
+        return {"outputs": [str(p) for p in outputs], "redrawn": False}
+    stamp_path.unlink(missing_ok=True)
+    if not unchanged:  # the same results keep their creation time (the Markdown tables print it)
+        write_json_atomic(results_path, {**results, "created": datetime.now(UTC).isoformat(timespec="seconds")})
+    written = redraw(cfg.script, results_path)
     print(f"[{ctx.name}] wrote {', '.join(str(p) for p in written)}", flush=True)
     return {"outputs": [str(p) for p in written], "redrawn": True}

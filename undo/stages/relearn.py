@@ -117,9 +117,13 @@ def run(ctx: Context) -> dict:
     def attack(lr: float) -> None:
         path = curves_dir / f"lr_{lr_key(lr)}.json"
         if path.is_file():
-            curves[lr] = json.loads(path.read_text())
-            ctx.log(f"lr {lr:g}: already done, reusing")
-            return
+            try:
+                curves[lr] = json.loads(path.read_text())
+                ctx.log(f"lr {lr:g}: already done, reusing")
+                return
+            except ValueError:  # a damaged file of an interrupted run: attack again rather than fail at every rerun
+                ctx.log(f"warning: {path} is unreadable; discarded, attacking at lr {lr:g} again")
+                path.unlink()
         curve = relearn_one(model, initial, batches, lr, steps=cfg.steps, warmup_steps=cfg.warmup_steps,
                             weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, eval_fn=evaluate,
                             eval_every=0 if cfg.eval_steps else cfg.eval_every, eval_at=cfg.eval_steps or (),
