@@ -211,6 +211,23 @@ def test_out_of_memory_is_one_line_naming_the_keys_to_lower(tmp_path):
     assert not list((tmp_path / "store").glob("hungry/*/DONE"))
 
 
+def _diverge(ctx):
+    from undo.train import TrainingDiverged
+
+    raise TrainingDiverged(ctx.name, float("nan"), 7, 1e30)
+
+
+def test_a_diverged_training_is_one_line_naming_the_run_and_step(tmp_path):
+    stages.register(types.SimpleNamespace(NAME="diverging", CODE_VERSION=1, Config=FailingConfig, run=_diverge))
+    try:
+        result = _run_config(tmp_path, tmp_path / "store", text="stage: diverging\n")
+    finally:
+        stages.STAGES.pop("diverging", None)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert _error_lines(result) == [f"error: {tmp_path.name}-c: training diverged, the loss is nan at step 7 (learning "
+                                    "rate 1e+30); lower the learning rate or keep grad_clip"]
+
+
 def test_is_out_of_memory_knows_the_allocators_failures():
     import torch
 
@@ -220,6 +237,15 @@ def test_is_out_of_memory_knows_the_allocators_failures():
     assert is_out_of_memory(MemoryError())
     assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 bytes"))
     assert not is_out_of_memory(RuntimeError("shape mismatch")) and not is_out_of_memory(ValueError("out of memory"))
+    import pickle
+    from pathlib import Path
+
+    from undo.pipeline import OutOfMemory
+
+    err = OutOfMemory.of("pretrain/x-0123", Path("p.yaml"), ["optim.batch_size"], MemoryError())
+    assert str(pickle.loads(pickle.dumps(err))) == str(err)  # as it arrives from a --jobs worker process
+    assert str(err) == ("pretrain/x-0123: out of memory (MemoryError); lower optim.batch_size in p.yaml, or run on a "
+                        "machine with more memory")
 
 
 BAD_WITHOUT_TORCH = {

@@ -141,3 +141,7 @@ def test_a_non_finite_loss_raises_one_error_naming_the_run_and_the_step(tiny_mod
     assert err.value.step == 3 and isinstance(err.value, RuntimeError)
     assert str(err.value) == ("arith-distill: training diverged, the loss is inf at step 3 (learning rate 0.001); "
                               "lower the learning rate or keep grad_clip")
+    import pickle
+
+    again = pickle.loads(pickle.dumps(err.value))  # as it arrives from a --jobs worker
+    assert str(again) == str(err.value) and again.step == 3

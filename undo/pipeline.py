@@ -294,7 +294,7 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
                 keep_failure_log(art, workdir)
                 shutil.rmtree(workdir, ignore_errors=True)  # nothing resumable: leave no artifact
             if is_out_of_memory(err):
-                raise OutOfMemory(node.label, node.path, memory_keys(node.cfg), err) from err
+                raise OutOfMemory.of(node.label, node.path, memory_keys(node.cfg), err) from err
             raise
         meta = {"stage": node.stage, "key": node.key, "scale": scale, "seed": getattr(node.cfg, "seed", None),
                 "tags": node.tags, "wall_seconds": round(time.time() - started, 3), "resumed": resumed,
@@ -310,13 +310,15 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
 
 class OutOfMemory(RuntimeError):
     """A stage ran out of GPU or CPU memory: one line naming the stage instance, its config file and the keys that
-    size its memory (the model's width and depth, the batch sizes)."""
+    size its memory (the model's width and depth, the batch sizes). Its only argument is that line, so it crosses
+    from a ``--jobs`` worker process intact."""
 
-    def __init__(self, label: str, path: Path, keys: list[str], err: BaseException):
+    @classmethod
+    def of(cls, label: str, path: Path, keys: list[str], err: BaseException) -> OutOfMemory:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         lower = ", ".join(keys) if keys else "the model size or the batch size"
-        super().__init__(f"{label}: out of memory ({first[:120]}); lower {lower} in {path}, or run on a machine with "
-                         "more memory")
+        return cls(f"{label}: out of memory ({first[:120]}); lower {lower} in {path}, or run on a machine with more "
+                   "memory")
 
 
 def is_out_of_memory(err: BaseException) -> bool:

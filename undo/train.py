@@ -43,6 +43,9 @@ class TrainingDiverged(RuntimeError):
         super().__init__(f"{desc}: training diverged, the loss is {loss} at step {step} (learning rate {lr:g}); "
                          "lower the learning rate or keep grad_clip")
 
+    def __reduce__(self):  # rebuilt from its fields when it crosses from a ``--jobs`` worker process
+        return (type(self), (self.desc, self.loss, self.step, self.lr))
+
 
 @dataclass(frozen=True, kw_only=True)
 class OptimConfig:
