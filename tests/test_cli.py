@@ -282,3 +282,28 @@ def test_a_config_wrong_in_its_yaml_is_refused_without_importing_torch(tmp_path,
     assert outcome == {"code": 2, "torch": False, "transformers": False}, proc.stderr
     assert words in proc.stderr and proc.stderr.count("error:") == 1
     assert not (tmp_path / "store").exists()
+
+
+def test_a_full_disk_that_also_stops_the_failure_log_reports_the_stages_own_error(tmp_path, monkeypatch):
+    """ENOSPC while the stage writes, and again while its failure log is written: the one line names the stage's
+    write, not the log's; no artifact is left."""
+    import errno
+
+    from undo import pipeline
+
+    def write_fails(ctx):
+        raise OSError(errno.ENOSPC, "No space left on device", str(ctx.workdir / "model.safetensors"))
+
+    def log_fails(workdir, err):
+        raise OSError(errno.ENOSPC, "No space left on device", str(workdir / "log.txt"))
+
+    monkeypatch.setattr(pipeline, "log_failure", log_fails)
+    stages.register(types.SimpleNamespace(NAME="writing", CODE_VERSION=1, Config=FailingConfig, run=write_fails))
+    try:
+        result = _run_config(tmp_path, tmp_path / "store", text="stage: writing\n")
+    finally:
+        stages.STAGES.pop("writing", None)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = _error_lines(result)
+    assert "model.safetensors: no space left on the device" in line
+    assert not any(p.is_dir() for p in (tmp_path / "store").glob("writing/.partial/*"))

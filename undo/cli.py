@@ -288,11 +288,12 @@ def show(env: Env, configs, scale, with_graph):
     hold: bases, scale overlay, sweep values and upstream artifacts applied) and then the graph of instances it
     needs, each with its status in the store (done, partial, missing).
     """
-    from .pipeline import Graph, resolved_config_text, status
+    from .pipeline import Graph, precheck, resolved_config_text, status
     from .store import Store
 
     graph = Graph(Store(env.artifacts), scale)
     try:
+        precheck(list(configs), scale)
         per_config = [(path, graph.resolve_ref(str(path))) for path in configs]
     except ConfigError as err:
         _fail(str(err))

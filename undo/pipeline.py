@@ -289,9 +289,13 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
         try:
             summary = node.module.run(ctx)
         except BaseException as err:
-            log_failure(workdir, err)
+            try:  # best effort: on a full or read-only disk the logs cannot be written, and the stage's error counts
+                log_failure(workdir, err)
+                if not resumed and status(node) == "missing":
+                    keep_failure_log(art, workdir)
+            except OSError:
+                pass
             if not resumed and status(node) == "missing":
-                keep_failure_log(art, workdir)
                 shutil.rmtree(workdir, ignore_errors=True)  # nothing resumable: leave no artifact
             if is_out_of_memory(err):
                 raise OutOfMemory.of(node.label, node.path, memory_keys(node.cfg), err) from err
@@ -365,8 +369,8 @@ def precheck(paths: list[Path], scale: str) -> None:
     seen: set[Path] = set()
     todo = [Path(Ref(str(p)).path) for p in paths]
     while todo:
-        path = locate(todo.pop()).resolve()
-        if path in seen or not path.is_file():
+        path = todo.pop().resolve()  # as referenced: a setting's shared file is read as if it lived there (locate)
+        if path in seen or not locate(path).is_file():
             continue  # a missing file is reported, with its key, when the graph is built
         seen.add(path)
         raw = load_raw(path, scale)
