@@ -194,3 +194,59 @@ def test_tags_a_selector_fixes_stay_behind_the_reference(tmp_path):
     assert sorted(n.tags["seed"] for n in nodes) == [3, 4]
     assert all(n.tags == {"model": "up", "seed": n.tags["seed"]} for n in nodes)  # no alpha: the selector fixed it
     assert all(n.upstream[next(iter(n.upstream))].cfg.alpha == 0.5 for n in nodes)
+
+
+@pytest.mark.parametrize("body, key", [
+    ("alpha: .inf", "alpha"),
+    ("alpha: 1.0e+400", "alpha"),           # YAML reads an overflowing float as infinity
+    ("alpha: .nan", "alpha"),
+    ("alpha: 0.5\nscales: {smoke: {beta: -.inf}}", "scales.smoke.beta"),  # anywhere in the file, even an overlay
+    ("alpha: 0.5\nsweep: {beta: [0.1, .inf]}", "sweep.beta[1]"),
+])
+def test_an_infinite_or_nan_number_is_refused_naming_the_key(chain, body, key):
+    path = write(chain / "bad.yaml", f"stage: noise\nmodel: up.yaml\n{body}\n")
+    with pytest.raises(ConfigError) as err:
+        Graph(Store(chain / "a"), "smoke").resolve(path)
+    assert str(err.value) == f"{path.resolve()}: {key}: must be a finite number (infinite or NaN given)"
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400"])
+def test_a_float_field_refuses_a_non_finite_number_given_as_text(tmp_path, value):
+    from undo.stages.noise import Config
+
+    with pytest.raises(ConfigError, match=r"f.yaml: alpha: must be a finite number"):
+        build(Config, {"model": "f.yaml", "alpha": value}, file=write(tmp_path / "f.yaml", ""))
+
+
+@pytest.mark.parametrize("body, key, words", [
+    ("seed: 100000000000000000000000000000", "seed", "a seed is between 0 and 2\\*\\*32 - 1"),
+    ("seed: -1", "seed", "a seed is between 0"),
+    ("seed: 4294967296", "seed", "a seed is between 0"),
+    ("optim: {lr: 1.0e-3, max_steps: 100000000000000000000}", "optim.max_steps", "must be <= 1e\\+08"),
+    ("optim: {lr: 1.0e-3, epochs: 1.0e+12}", "optim.epochs", "must be <= 1e\\+08"),
+    ("optim: {lr: 1.0e+309}", "optim.lr", "must be a finite number"),
+])
+def test_seeds_and_step_counts_have_bounds_every_config_obeys(tmp_path, body, key, words):
+    write(tmp_path / "d.yaml", ROOT)
+    body = body if body.startswith("optim") else body + "\noptim: {lr: 1.0e-3}"
+    path = write(tmp_path / "p.yaml", f"stage: pretrain\ndata: d.yaml\nmodel: {{}}\n{body}\n")
+    with pytest.raises(ConfigError, match=rf"p.yaml: {key}: {words}"):
+        Graph(Store(tmp_path / "a"), "paper").resolve(path)
+
+
+def test_the_largest_seed_is_accepted(tmp_path):
+    from undo.stages.noise import Config
+
+    assert build(Config, {"model": "f.yaml", "alpha": 0.1, "seed": 2**32 - 1}, file=write(tmp_path / "f.yaml", "")).seed == 2**32 - 1
+
+
+def test_a_key_given_twice_is_refused_naming_file_line_and_key(tmp_path):
+    path = write(tmp_path / "dup.yaml", "stage: noise\nmodel: up.yaml\nalpha: 0.5\nbeta: 0.1\nalpha: 0.9\n")
+    with pytest.raises(ConfigError) as err:
+        load_raw(path)
+    assert str(err.value) == f"{path}: line 5: alpha: given twice in one mapping (YAML would keep the last silently); keep one"
+    nested = write(tmp_path / "nested.yaml", "stage: noise\nscales:\n  smoke: {alpha: 0.1}\n  smoke: {alpha: 0.2}\n")
+    with pytest.raises(ConfigError, match=r"nested.yaml: line 4: smoke: given twice"):
+        load_raw(nested)
+    same_key_elsewhere = write(tmp_path / "ok.yaml", "stage: noise\na: {x: 1}\nb: {x: 2}\n")  # one per mapping: fine
+    assert load_raw(same_key_elsewhere).data == {"stage": "noise", "a": {"x": 1}, "b": {"x": 2}}

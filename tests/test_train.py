@@ -147,3 +147,26 @@ def test_an_unreadable_checkpoint_is_reported_discarded_and_the_run_restarts(tmp
     assert restarted.steps == straight.steps == 12 and not any("resuming" in m for m in messages)
     for (name, a), (_, b) in zip(straight_model.state_dict().items(), restarted_model.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_a_non_finite_loss_raises_one_error_naming_the_run_and_the_step(tiny_model):
+    from undo.train import TrainingDiverged
+
+    tokens = np.random.default_rng(0).integers(3, 300, size=(16, 8)).astype(np.int32)
+    calls = {"n": 0}
+
+    def loss_fn(batch):  # finite for two steps, then infinite (as a too-high learning rate makes it)
+        calls["n"] += 1
+        loss = cross_entropy(tiny_model(batch).logits, batch)
+        return (loss if calls["n"] <= 2 else loss * float("inf")), {}
+
+    cfg = OptimConfig(lr=1e-3, max_steps=5)
+    with pytest.raises(TrainingDiverged) as err:
+        train(tiny_model, loss_fn, Batches(tokens, 2, 0), cfg, total_steps=5, seed=0, workdir=None, desc="arith-distill")
+    assert err.value.step == 3 and isinstance(err.value, RuntimeError)
+    assert str(err.value) == ("arith-distill: training diverged, the loss is inf at step 3 (learning rate 0.001); "
+                              "lower the learning rate or keep grad_clip")
+    import pickle
+
+    again = pickle.loads(pickle.dumps(err.value))  # as it arrives from a --jobs worker
+    assert str(again) == str(err.value) and again.step == 3

@@ -15,6 +15,7 @@ Examples::
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -68,14 +69,41 @@ def _write_run_log(artifacts: Path, err: BaseException) -> Path | None:
         return None
 
 
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOTDIR: "a file is in the way of a directory the store needs (move it away)",
+    errno.EISDIR: "a directory is where the store writes a file (move it away)",
+    errno.EEXIST: "something already exists there that the store needs to create (move it away)",
+    errno.EACCES: "permission denied (make the store writable, or choose another with --artifacts-dir)",
+    errno.EPERM: "operation not permitted (make the store writable, or choose another with --artifacts-dir)",
+    errno.EROFS: "read-only file system (choose a writable store with --artifacts-dir)",
+    errno.ENOSPC: "no space left on the device (free some, or choose another store with --artifacts-dir); finished "
+                  "artifacts are intact and an interrupted stage resumes",
+    errno.EDQUOT: "disk quota exceeded (free some space, or choose another store with --artifacts-dir); finished "
+                  "artifacts are intact and an interrupted stage resumes",
+}
+
+
+def environment_message(err: BaseException) -> str | None:
+    """One line for a failure of the machine rather than of the kit (a file where a directory should be, a read-only
+    or full disk), naming the path; None for any other exception."""
+    if not isinstance(err, OSError) or isinstance(err, FileNotFoundError) or err.errno not in _ENVIRONMENT_ERRNOS:
+        return None
+    where = err.filename if err.filename is not None else "the artifact store"
+    if err.errno == errno.ENOTDIR and err.filename is not None:  # name the file in the way, not the path below it
+        where = next((str(p) for p in reversed(Path(err.filename).parents) if p.exists() and not p.is_dir()), where)
+    return f"{where}: {_ENVIRONMENT_ERRNOS[err.errno]}"
+
+
 def _fail_run(env: Env, err: BaseException) -> None:
     """One line on screen (the traceback with ``--debug``), the traceback in the run log; exit 2 for bad input, 1 for
-    a runtime failure."""
+    a runtime failure or a failure of the machine (:func:`environment_message`)."""
     import traceback
 
     code = 2 if isinstance(err, _input_errors()) else 1
     first = str(err).splitlines()[0] if str(err) else ""
-    if code == 1 and not isinstance(err, RuntimeError):  # an unexpected exception: its type says most
+    if (machine := environment_message(err)) is not None:
+        code, first = 1, machine
+    elif code == 1 and not isinstance(err, RuntimeError):  # an unexpected exception: its type says most
         first = f"{type(err).__name__}: {first}" if first else type(err).__name__
     log = _write_run_log(env.artifacts, err)
     if env.debug:
@@ -111,13 +139,14 @@ def cli(ctx: click.Context, artifacts_dir: Path, device: str, debug: bool) -> No
     (a config, a data file, an upstream artifact, a missing hub token or hub); 130 interrupted.
     """
     ctx.obj = Env(artifacts_dir, device, debug)
-    _quiet_libraries()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def _quiet_libraries() -> None:
-    """Keep the kit's own progress bars and logs readable: no per-load bars from transformers."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    """Keep the kit's own progress bars and logs readable: no per-load bars from transformers. Called only before
+    work that loads models: importing transformers (and PyTorch) takes seconds, which a refused config should not
+    wait for."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -149,16 +178,18 @@ jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=1), envvar="U
 def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, expect_stage: str | None = None,
              jobs: int = 1, gpu_peak_tflops: float = 989.0, mfu: float = 0.35) -> None:
     from .cost import Costs
-    from .env import resolve_device
-    from .pipeline import Graph, describe, run_nodes, status
-    from .store import Store
+    from .env import check_device, resolve_device
+    from .pipeline import Graph, describe, precheck, run_nodes, status
+    from .store import Store, StoreError
 
     try:
         costs = Costs(gpu_peak_tflops * 1e12, mfu)
+        check_device(env.device)  # its spelling; whether this machine has it is checked before any stage runs
     except ValueError as err:
         _fail(str(err))
         return
     try:
+        precheck(list(configs), scale)  # what is wrong in the YAML itself, before a stage module (and PyTorch) loads
         graph = Graph(Store(env.artifacts), scale)
         if expect_stage is not None:
             for path in configs:
@@ -176,6 +207,16 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
         return
     try:
         device = resolve_device(env.device)
+    except ValueError as err:
+        _fail(str(err))
+        return
+    try:
+        Store(env.artifacts).check_writable()
+    except StoreError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    _quiet_libraries()
+    try:
         if jobs > 1:
             from .scheduler import run_parallel
             run_parallel(nodes, list(configs), store_root=env.artifacts, jobs=jobs, device=device, scale=scale,
@@ -247,11 +288,12 @@ def show(env: Env, configs, scale, with_graph):
     hold: bases, scale overlay, sweep values and upstream artifacts applied) and then the graph of instances it
     needs, each with its status in the store (done, partial, missing).
     """
-    from .pipeline import Graph, resolved_config_text, status
+    from .pipeline import Graph, precheck, resolved_config_text, status
     from .store import Store
 
     graph = Graph(Store(env.artifacts), scale)
     try:
+        precheck(list(configs), scale)
         per_config = [(path, graph.resolve_ref(str(path))) for path in configs]
     except ConfigError as err:
         _fail(str(err))
@@ -441,6 +483,7 @@ def bench(env: Env, preset, out, paths, workloads, use_compile, loss_memory):
 
     if use_compile:
         os.environ["UNDO_COMPILE"] = "1"
+    _quiet_libraries()
     try:
         main(preset, out, resolve_device(env.device), tuple(paths.split(",")), tuple(workloads.split(",")),
              memory=loss_memory, echo=click.echo)
@@ -456,6 +499,11 @@ def env_command(env: Env):
 
     from .env import environment, resolve_device
 
-    click.echo(json.dumps(environment(resolve_device(env.device)), indent=1))
+    try:
+        device = resolve_device(env.device)
+    except ValueError as err:
+        _fail(str(err))
+        return
+    click.echo(json.dumps(environment(device), indent=1))
 
 

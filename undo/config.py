@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -49,6 +50,12 @@ import yaml
 SCALES = ("paper", "mini", "smoke")
 REPRODUCE_DIR = "reproduce"  # the config tree's root directory name: lookup of shared files stops below it
 _SPECIAL_KEYS = ("base", "scales", "sweep")
+# Bounds every config obeys, whatever its stage: a seed is what NumPy's legacy and PyTorch's generators both accept
+# (np.random.seed takes 0 .. 2**32 - 1), a step or epoch count is one a run could finish (10**8 steps is months of
+# the paper's largest run), and no integer exceeds 64 bits (PyTorch and NumPy store them so).
+SEED_RANGE = (0, 2**32 - 1)
+MAX_STEPS = 10**8
+_INT64 = 2**63 - 1
 
 
 class ConfigError(ValueError):
@@ -185,12 +192,48 @@ def config_files(directory: Path | str) -> list[Path]:
     return sorted(directory / name for name in names if locate(directory / name).is_file())
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int):
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.line = key, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _nonfinite(data: Any, where: str = "") -> str | None:
+    """The dotted key of the first infinite or NaN number in parsed YAML (``.inf``, ``1.0e+400``, ``.nan``), if any."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return where or "?"
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = _nonfinite(value, f"{where}[{key}]" if isinstance(data, list) else f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def _read_yaml(path: Path) -> dict:
     path = locate(path)
     if not path.is_file():
         raise ConfigError(path, "", "file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (a safe loader)
+    except _DuplicateKey as err:
+        raise ConfigError(path, f"line {err.line}", f"{err.key}: given twice in one mapping (YAML would keep the "
+                                                    "last silently); keep one") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
@@ -201,6 +244,8 @@ def _read_yaml(path: Path) -> dict:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(path, "", "top level must be a mapping")
+    if (key := _nonfinite(data)) is not None:
+        raise ConfigError(path, key, "must be a finite number (infinite or NaN given)")
     return data
 
 
@@ -356,7 +401,13 @@ def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
                 raise ConfigError(file, key, f"expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(file, key, f"expected a number, got {value!r}")
-        return float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any float
+            value = math.inf
+        if not math.isfinite(value):
+            raise ConfigError(file, key, f"must be a finite number, got {value}")
+        return value
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(file, key, f"expected a string, got {value!r}")
@@ -366,7 +417,16 @@ def _coerce(tp: Any, value: Any, *, file: Path, key: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {key}")
 
 
+def _is_seed(name: str) -> bool:
+    return name == "seed" or name.endswith("_seed")
+
+
+def _is_step_count(name: str) -> bool:
+    return name in ("steps", "epochs") or name.endswith("_steps")
+
+
 def _check_bounds(field: dataclasses.Field, value: Any, *, file: Path, key: str) -> None:
+    """The field's own bounds, then those every config obeys by the field's name (``SEED_RANGE``, ``MAX_STEPS``)."""
     meta = field.metadata
     if value is None:
         return
@@ -374,6 +434,12 @@ def _check_bounds(field: dataclasses.Field, value: Any, *, file: Path, key: str)
     for v in values:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             continue
+        if _is_seed(field.name) and isinstance(v, int) and not SEED_RANGE[0] <= v <= SEED_RANGE[1]:
+            raise ConfigError(file, key, f"a seed is between {SEED_RANGE[0]} and 2**32 - 1 = {SEED_RANGE[1]}, got {v}")
+        if _is_step_count(field.name) and v > MAX_STEPS:
+            raise ConfigError(file, key, f"must be <= {MAX_STEPS:.0e} (a run that could finish), got {v}")
+        if isinstance(v, int) and not -_INT64 <= v <= _INT64:
+            raise ConfigError(file, key, f"{v} does not fit in 64 bits")
         if meta.get("gt") is not None and not v > meta["gt"]:
             raise ConfigError(file, key, f"must be > {meta['gt']}, got {v}")
         if meta.get("ge") is not None and not v >= meta["ge"]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ("torch", "transformers", "datasets", "accelerate", "bitsandbytes", "peft", "numpy", "tokenizers",
@@ -15,6 +15,8 @@ PACKAGES = ("torch", "transformers", "datasets", "accelerate", "bitsandbytes", "
 
 
 def package_versions() -> dict[str, str | None]:
+    from importlib import metadata  # imported here: it costs a tenth of a second that `undo --help` need not pay
+
     out = {}
     for name in PACKAGES:
         try:
@@ -53,10 +55,28 @@ def lock_hash(root: Path = Path(".")) -> str | None:
     return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None
 
 
+_DEVICE = re.compile(r"(auto|cpu|cuda(:\d+)?)")
+
+
+def check_device(device: str) -> None:
+    """ValueError unless ``device`` is spelled as ``--device`` takes it (cpu, cuda, cuda:N or auto); imports nothing."""
+    if not _DEVICE.fullmatch(device):
+        raise ValueError(f"--device {device}: expected cpu, cuda, cuda:N or auto")
+
+
 def resolve_device(device: str) -> str:
+    """The device to run on: ``auto`` is cuda when available, else cpu. ValueError for a misspelt device or a CUDA
+    device this machine lacks, so that no stage runs (and records it) on a device it cannot use."""
+    check_device(device)
     import torch
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            have = f"{count} CUDA device{'s' if count != 1 else ''}" if count else "no CUDA device"
+            raise ValueError(f"--device {device}: this machine has {have}; use --device cpu or auto")
     return device
 
 

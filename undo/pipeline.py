@@ -306,10 +306,16 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
         try:
             summary = node.module.run(ctx)
         except BaseException as err:
-            log_failure(workdir, err)
+            try:  # best effort: on a full or read-only disk the logs cannot be written, and the stage's error counts
+                log_failure(workdir, err)
+                if not resumed and status(node) == "missing":
+                    keep_failure_log(art, workdir)
+            except OSError:
+                pass
             if not resumed and status(node) == "missing":
-                keep_failure_log(art, workdir)
                 shutil.rmtree(workdir, ignore_errors=True)  # nothing resumable: leave no artifact
+            if is_out_of_memory(err):
+                raise OutOfMemory.of(node.label, node.path, memory_keys(node.cfg), err) from err
             raise
         meta = {"stage": node.stage, "key": node.key, "scale": scale, "seed": getattr(node.cfg, "seed", None),
                 "tags": node.tags, "wall_seconds": round(time.time() - started, 3), "resumed": resumed,
@@ -323,6 +329,87 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
         return summary
     finally:
         lock.close()
+
+
+class OutOfMemory(RuntimeError):
+    """A stage ran out of GPU or CPU memory: one line naming the stage instance, its config file and the keys that
+    size its memory (the model's width and depth, the batch sizes). Its only argument is that line, so it crosses
+    from a ``--jobs`` worker process intact."""
+
+    @classmethod
+    def of(cls, label: str, path: Path, keys: list[str], err: BaseException) -> OutOfMemory:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        lower = ", ".join(keys) if keys else "the model size or the batch size"
+        return cls(f"{label}: out of memory ({first[:120]}); lower {lower} in {path}, or run on a machine with more "
+                   "memory")
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether an exception is an allocation failure: CUDA's OutOfMemoryError, Python's MemoryError, or PyTorch's CPU
+    allocator's RuntimeError ("DefaultCPUAllocator: can't allocate memory")."""
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
+
+
+_MODEL_SIZE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "vocab_size", "max_position_embeddings")
+
+
+def memory_keys(cfg: Any) -> list[str]:
+    """The dotted keys of a config that size a run's memory: every batch size and the model's dimensions."""
+    import dataclasses
+
+    found: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        items = ([(f.name, getattr(node, f.name)) for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node)
+                 else list(node.items()) if isinstance(node, dict) else [])
+        for name, value in items:
+            key = f"{prefix}{name}"
+            if str(name).endswith("batch_size") or (prefix.endswith("model.") and name in _MODEL_SIZE_KEYS):
+                found.append(key)
+            elif dataclasses.is_dataclass(value) or isinstance(value, dict):
+                walk(value, key + ".")
+
+    walk(cfg, "")
+    return found
+
+
+def precheck(paths: list[Path], scale: str) -> None:
+    """Refuse the config files ``paths`` need (they and every file they reference) for what can be seen without
+    building their stages' configs: YAML syntax, a key given twice, an infinite or NaN number, a bad ``base``,
+    ``scales`` or ``sweep``, a missing or unknown ``stage``. This imports no stage module (nor PyTorch), so such a
+    config is refused at once; :meth:`Graph.plan` checks the rest."""
+    from .config import locate
+    from .stages import MODULES, STAGES
+
+    known = set(MODULES) | set(STAGES)
+    seen: set[Path] = set()
+    todo = [Path(Ref(str(p)).path) for p in paths]
+    while todo:
+        path = todo.pop().resolve()  # as referenced: a setting's shared file is read as if it lived there (locate)
+        if path in seen or not locate(path).is_file():
+            continue  # a missing file is reported, with its key, when the graph is built
+        seen.add(path)
+        raw = load_raw(path, scale)
+        stage = raw.data.get("stage")
+        if stage is None:
+            raise ConfigError(path, "stage", f"required key is missing (one of {', '.join(sorted(known))})")
+        if stage not in known:
+            raise ConfigError(path, "stage", f"unknown stage {stage!r} (one of {', '.join(sorted(known))})")
+        values = [raw.data] + [v for group in raw.sweeps for vs in group.values() for v in vs]
+        todo += [path.parent / Ref(text).path for text in _strings(values) if Ref(text).path.suffix == ".yaml"]
+
+
+def _strings(data: Any) -> list[str]:
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [s for v in data.values() for s in _strings(v)]
+    if isinstance(data, list):
+        return [s for v in data for s in _strings(v)]
+    return []
 
 
 LOGS_DIR = "logs"  # under the store root: run logs and the logs of failed stages (never an artifact)

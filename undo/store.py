@@ -100,11 +100,30 @@ def figures_dir(scale: str) -> Path:
     return Path(os.environ.get("UNDO_FIGURES", "figures")) / scale
 
 
+class StoreError(OSError):
+    """The artifact root cannot be used (not a directory, not writable): one line naming it."""
+
+
 class Store:
     """The artifact root (``UNDO_ARTIFACTS`` or ``./artifacts``)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
+
+    def check_writable(self) -> None:
+        """StoreError unless the root is (or can be made) a directory this process can write in: checked before any
+        stage runs, by writing and removing a file (permission bits say nothing to root, a read-only mount does)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: the artifact store is a file, not a directory (choose another with "
+                             "--artifacts-dir)")
+        probe = self.root / f".write-test-{os.getpid()}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe.write_text("")
+            probe.unlink()
+        except OSError as err:
+            raise StoreError(f"{self.root}: the artifact store is not writable ({err.strerror or err}; choose "
+                             "another with --artifacts-dir)") from None
 
     def artifact(self, stage: str, name: str, key: str) -> Artifact:
         return Artifact(root=self.root, stage=stage, name=name, key=key)

@@ -33,6 +33,20 @@ from .config import option
 log = print  # replaced by the stage runner's logger
 
 
+class TrainingDiverged(RuntimeError):
+    """The training loss became infinite or NaN: the run cannot continue (the learning rate is usually too high).
+    The message names the run (its stage instance) and the step. A relearning attack records such a rate as
+    diverged and goes on with the others (:func:`undo.attacks.relearn.relearn_one`)."""
+
+    def __init__(self, desc: str, loss: float, step: int, lr: float):
+        self.desc, self.loss, self.step, self.lr = desc, loss, step, lr
+        super().__init__(f"{desc}: training diverged, the loss is {loss} at step {step} (learning rate {lr:g}); "
+                         "lower the learning rate or keep grad_clip")
+
+    def __reduce__(self):  # rebuilt from its fields when it crosses from a ``--jobs`` worker process
+        return (type(self), (self.desc, self.loss, self.step, self.lr))
+
+
 @dataclass(frozen=True, kw_only=True)
 class OptimConfig:
     """Optimizer, schedule and batching of one training stage."""
@@ -242,7 +256,7 @@ def train(
         step += 1
         tokens += tokens_per_micro * cfg.grad_accum
         if not math.isfinite(loss_sum):
-            raise FloatingPointError(f"[{desc}] loss is {loss_sum} at step {step}")
+            raise TrainingDiverged(desc, loss_sum, step, lr)
         if step % log_every == 0 or step == total_steps or step in eval_at:
             history.append({"step": step, "train/loss": loss_sum, "train/lr": lr,
                             **{f"train/{k}": v for k, v in logs.items()}})

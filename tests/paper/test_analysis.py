@@ -235,3 +235,27 @@ def test_lr_average_skips_nan_and_checks_steps():
     assert lr_average(curves, "forget") == ([0, 5], pytest.approx([0.1, 0.4]))
     with pytest.raises(ValueError, match="disagree"):
         lr_average({"1e-3": {"step": [0, 5], "forget": [0, 1]}, "1e-4": {"step": [0, 10], "forget": [0, 1]}}, "forget")
+
+
+def test_a_diverged_rate_never_wins_by_a_nan_comparison():
+    """A diverged rate's NaN evaluations are skipped whatever its place in the grid (first, last, the only one left at
+    a step), so it never becomes the attacker's best by a NaN comparison; before it diverged it competes as any other."""
+    nan = math.nan
+    curves = {"1e+30": {"step": [0, 5, 10], "forget": [0.1, nan, nan]},   # sorts last, diverged after step 0
+              "1e-05": {"step": [0, 5, 10], "forget": [nan, 0.2, 0.3]},   # sorts first (NaN at step 0: skipped too)
+              "0.001": {"step": [0, 5, 10], "forget": [0.1, 0.4, 0.2]}}
+    steps, values, lrs = analysis.envelope(curves, "forget", "max")
+    assert (steps, values, lrs) == ([0, 5, 10], [0.1, 0.4, 0.3], ["0.001", "0.001", "1e-05"])
+    assert analysis.envelope(curves, "forget", "min")[1] == [0.1, 0.2, 0.2]
+    assert analysis.attack_value(curves, "forget", "max") == 0.3
+    only_diverged = {"0.1": {"step": [0, 5], "forget": [0.1, nan]}}
+    assert math.isnan(analysis.envelope(only_diverged, "forget", "max")[1][1])
+
+
+def test_the_best_single_rate_of_a_tofu_attack_is_never_a_diverged_one():
+    from undo.paper.tofu import best_curve
+
+    nan = math.nan
+    curves = {"1e+30": {"step": [0, 5], "forget": [0.9, nan], "diverged": True},
+              "0.001": {"step": [0, 5], "forget": [0.1, 0.2], "diverged": False}}
+    assert best_curve({"results": {"curves": curves}})["lr"] == "0.001"

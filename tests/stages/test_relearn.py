@@ -125,12 +125,12 @@ def test_edge_rule_and_strength_directly():
 
 
 def test_a_diverging_rate_scores_nan_after_it_diverges(tiny_model, monkeypatch):
-    from undo.train import Batches
+    from undo.train import Batches, TrainingDiverged
 
     def diverging_train(model, loss_fn, batch_fn, cfg, *, history, eval_fn, **kw):
         for step in (0, 2):  # two evaluations, then the loss is no longer finite
             history.append({"step": step, "eval/forget": 0.1 * step, "eval/retain": 0.9})
-        raise FloatingPointError("loss is nan at step 3")
+        raise TrainingDiverged("t", math.nan, 3, 10.0)
 
     monkeypatch.setattr(attacks, "train", diverging_train)
     batches = Batches(np.random.default_rng(0).integers(3, 200, (8, 16)), 2, 0)
@@ -237,3 +237,24 @@ def test_a_damaged_curve_of_an_interrupted_run_is_attacked_again(upstream, monke
     res, calls = run_stage(upstream, monkeypatch, peaked(3e-4))
     assert calls == [3e-4, 1e-3]  # the damaged rate again, the finished one reused
     assert res["curves"][stage.lr_key(3e-4)]["forget"][-1] == pytest.approx(0.9)
+
+
+def test_a_really_diverging_rate_is_recorded_and_the_sweep_goes_on(upstream, monkeypatch):
+    """A learning rate of 1e30 makes the weights infinite after its first step: the attack records that rate as
+    diverged (NaN from its first non-finite evaluation on) and still attacks the rates after it; the summary's best
+    rate is among those that did not diverge."""
+    cfg = stage.Config(model=Ref("m.yaml"), data=Ref("d.yaml"), lrs=(1e-3, 1e30, 3e-3), steps=4, eval_every=2,
+                       batch_size=2, eval=EvalConfig(arithmetic=ArithmeticEvalConfig(
+                           n_per_metric=2, add_sub_max=5, mul_div_max=5, formats=("equation",))))
+    workdir = upstream / "real"
+    workdir.mkdir()
+    inputs = {"m.yaml": SimpleNamespace(path=upstream / "model", relpath="pretrain/m", stage="distill"),
+              "d.yaml": SimpleNamespace(path=upstream / "data")}
+    summary = stage.run(Context(cfg=cfg, name="real", workdir=workdir, inputs=inputs))
+    results = json.loads((workdir / "results.json").read_text())
+    assert results["lrs"] == ["0.001", "0.003", "1e+30"]
+    diverged = results["curves"]["1e+30"]
+    assert diverged["diverged"] is True and diverged["step"] == [0, 2, 4]
+    assert math.isnan(diverged["forget"][-1]) and not math.isnan(diverged["forget"][0])
+    assert [results["curves"][k]["diverged"] for k in ("0.001", "0.003")] == [False, False]
+    assert not math.isnan(summary["best_final_forget"])

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 
 from ..accel import lm_cross_entropy
-from ..train import Batches, OptimConfig, train
+from ..train import Batches, OptimConfig, TrainingDiverged, train
 
 # The named relearning adversaries of the WMDP evaluation (App. D.2.5, Table 12; "/" and "-" written "_"): a relearn
 # config's ``adversary`` must be one of them (or empty), so a typo fails before anything runs. Add a name here with
@@ -47,8 +47,8 @@ def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, step
                        eval_fn=eval_fn, eval_every=eval_every, desc=desc, checkpoint=False,
                        log_every=eval_every or steps, history=history, eval_at=frozenset(eval_at))
         history = result.history
-    except FloatingPointError:  # the rate is too high: the run diverged. It scores NaN from there on, which
-        pass                    # the attacker's envelope skips, so a diverging rate never counts as best.
+    except TrainingDiverged:  # the rate is too high: the run diverged. It scores NaN from there on, which
+        pass                  # the attacker's envelope skips, so a diverging rate never counts as best.
     curve: dict[str, list] = {"step": []}
     losses = {r["step"]: r["train/loss"] for r in history if "train/loss" in r}
     for row in history:

@@ -51,8 +51,14 @@ def summary_line(name: str) -> str:
     import importlib.util
 
     origin = importlib.util.find_spec(f"{__name__}.{name}").origin
-    doc = ast.get_docstring(ast.parse(Path(origin).read_text(encoding="utf-8"))) or name
-    first = doc.strip().splitlines()[0]
+    text = Path(origin).read_text(encoding="utf-8")
+    if text.startswith('"""'):  # the docstring's first line, without parsing the whole module (the CLI does this
+        first = text[3:].split("\n", 1)[0].split('"""', 1)[0].strip()  # for every stage at each start)
+    else:
+        first = ""
+    if not first:
+        doc = ast.get_docstring(ast.parse(text)) or name
+        first = doc.strip().splitlines()[0]
     return first.split(": ", 1)[1] if first.startswith("Stage ``") and ": " in first else first
 
 
