@@ -2,6 +2,7 @@
 has no basis; plain lines in a log, a redrawn block on a terminal, nothing with UNDO_PROGRESS=0."""
 
 import io
+import re
 
 from undo import progress
 from undo.progress import RunProgress
@@ -101,3 +102,42 @@ def test_the_training_loop_reports_its_steps(tiny_model):
     finally:
         progress.set_sink(None)
     assert seen == [("pretrain", 0, 3), ("pretrain", 1, 3), ("pretrain", 2, 3), ("pretrain", 3, 3)]
+
+
+def test_one_job_run_shows_the_display_in_a_log(tmp_path, monkeypatch):
+    """`undo run` without --jobs: the same plain progress lines, fed by the stage's step reports."""
+    import types
+    from dataclasses import dataclass
+
+    from click.testing import CliRunner
+
+    from undo import stages
+    from undo.cli import cli
+    from undo.config import Ref, option
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        upstream: Ref | None = option(None, "the stage this one follows")
+        steps: int = option(3, "steps to report", gt=0)
+
+    def run(ctx):
+        for step in range(1, ctx.cfg.steps + 1):
+            progress.report("count", step, ctx.cfg.steps)
+        return {}
+
+    stages.register(types.SimpleNamespace(NAME="counting", CODE_VERSION=1, Config=Config, run=run))
+    monkeypatch.setenv("UNDO_PROGRESS", "1")
+    monkeypatch.setenv("UNDO_PROGRESS_EVERY", "0")
+    (tmp_path / "a.yaml").write_text("stage: counting\nname: a\n")
+    (tmp_path / "b.yaml").write_text("stage: counting\nname: b\nupstream: a.yaml\nsteps: 4\n")
+    try:
+        result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "store"), "run", str(tmp_path / "b.yaml"),
+                                          "--scale", "smoke"])
+    finally:
+        stages.STAGES.pop("counting", None)
+    assert result.exit_code == 0, result.output
+    assert "progress [0/2 done] 1 running | ETA unknown" in result.output
+    assert re.search(r"progress   counting/a-\w+  count 3/3", result.output)
+    assert re.search(r"progress \[1/2 done\] 1 running \| ETA ~\d+ s", result.output)  # a's time is the basis
+    assert re.search(r"progress   counting/b-\w+  count 4/4", result.output)
+    assert "\x1b" not in result.output and "\r" not in result.output

@@ -378,19 +378,21 @@ def run_nodes(nodes: list[Node], *, device: str, scale: str, echo=None) -> None:
     from . import progress
 
     todo = [n for n in nodes if status(n) != "done"]
-    display = progress.RunProgress(total=len([n for n in todo if n.artifact is not None]), jobs=1,
+    display = progress.RunProgress(total=len({n.key for n in todo if n.artifact is not None}), jobs=1,
                                    show=progress.enabled() and echo is None)
     say = echo or display.echo
     say(f"{len(nodes)} stage instances, {len(nodes) - len(todo)} already done, {len(todo)} to run")
     for node in todo:
         if node.artifact is not None:
             display.plan(node.key, node.stage, progress.flops_of(node))
+    handled: set[str] = set()
     with progress.showing(display):
         for i, node in enumerate(todo, 1):
             say(f"[{i}/{len(todo)}] {node.label} ({status(node)})")
-            if node.artifact is None:
+            if node.artifact is None or node.key in handled:  # a figure; an artifact two configs name
                 run_node(node, device=device, scale=scale)
                 continue
+            handled.add(node.key)
             display.start(node.key, node.label, node.stage, progress.flops_of(node))
             progress.set_sink(lambda desc, step, total, key=node.key: display.step(key, desc, step, total))
             started = time.time()
