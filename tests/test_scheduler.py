@@ -1,4 +1,5 @@
-"""`undo run --jobs 2`: the same artifacts as one job, bit for bit, and a failing stage stops the run cleanly."""
+"""`undo run --jobs 2`: the same artifacts as one job, bit for bit, a failing stage stops the run cleanly, the run-level
+progress display, and two runs on one store sharing stages (each computed once; a killed one taken over)."""
 
 import json
 import re
@@ -86,3 +87,22 @@ def test_progress_under_two_jobs_shows_stage_counts_and_an_eta_in_a_log(tmp_path
     assert re.search(r"progress \[1/4 done\] 2 running \| ETA ~\d+ s", out), out  # a's time is the basis
     assert re.search(r"progress   sleepy/\S+  sleep \d/\d", out), out
     assert "done sleepy/a-" in out and "[4/4 done]" not in out.split("done sleepy/a-")[0]
+
+
+def test_a_run_waiting_for_a_stage_takes_it_over_when_the_other_process_dies(tmp_path):
+    """The process computing a stage is killed (SIGKILL: no cleanup): the waiting run gets the lock the system let
+    go, resumes the stage from its partial directory and finishes the run."""
+    import signal
+
+    sleepy_configs(tmp_path, {"b": 2})
+    counter = tmp_path / "computed.txt"
+    first, _ = start_sleepy(tmp_path, "a.yaml", SLEEPY_GATE=str(tmp_path / "never"))
+    until(lambda: counter.is_file() and counter.read_text().split() == ["a"], "the first run computes a", first)
+    second, second_out = start_sleepy(tmp_path, "b.yaml")
+    until(lambda: "waiting for sleepy/a-" in second_out.read_text(), "the second run waits", second)
+    first.send_signal(signal.SIGKILL)
+    first.wait(60)
+    assert second.wait(60) == 0, second_out.read_text()
+    assert counter.read_text().split() == ["a", "a", "b"]  # a once per process, b once
+    (meta,) = [json.loads(p.read_text()) for p in (tmp_path / "store" / "sleepy").glob("a-*/meta.json")]
+    assert meta["resumed"]
