@@ -63,7 +63,7 @@ def test_a_log_gets_plain_lines_at_most_every_n_seconds():
     text = out.getvalue()
     assert "\r" not in text and "\x1b" not in text
     assert text.count("progress [0/3 done] 1 running | ETA unknown\n") == 2
-    assert "progress   relearn/a-1234  relearn lr=1e-3 31/100 (1.0 step/s)  31 s\n" in text
+    assert "progress   relearn/a-1234  relearn lr=1e-3 step 31/100 (1.0 step/s)  31 s\n" in text
 
 
 def test_a_terminal_gets_a_block_redrawn_in_place_with_the_runs_lines_above():
@@ -137,7 +137,17 @@ def test_one_job_run_shows_the_display_in_a_log(tmp_path, monkeypatch):
         stages.STAGES.pop("counting", None)
     assert result.exit_code == 0, result.output
     assert "progress [0/2 done] 1 running | ETA unknown" in result.output
-    assert re.search(r"progress   counting/a-\w+  count 3/3", result.output)
+    assert re.search(r"progress   counting/a-\w+  count step 3/3", result.output)
     assert re.search(r"progress \[1/2 done\] 1 running \| ETA ~\d+ s", result.output)  # a's time is the basis
-    assert re.search(r"progress   counting/b-\w+  count 4/4", result.output)
+    assert re.search(r"progress   counting/b-\w+  count step 4/4", result.output)
     assert "\x1b" not in result.output and "\r" not in result.output
+
+
+def test_a_running_line_does_not_repeat_the_stage_name_the_training_loop_reports():
+    clock = Clock()
+    display, _ = _display(clock, tty=False, every=0)
+    display.start("a", "relearn/fig5-undo-lr1-0123456789ab", "relearn")
+    display.step("a", "fig5-undo-lr1 lr=0.001", 3, 50)
+    assert display.lines()[1] == "  relearn/fig5-undo-lr1-0123456789ab  lr=0.001 step 3/50  0 s"
+    display.step("a", "fig5-undo-lr1", 4, 50)
+    assert display.lines()[1] == "  relearn/fig5-undo-lr1-0123456789ab  step 4/50  0 s"  # a new loop: no rate yet

@@ -85,7 +85,7 @@ def test_progress_under_two_jobs_shows_stage_counts_and_an_eta_in_a_log(tmp_path
     assert "\r" not in out and "\x1b" not in out
     assert "progress [0/4 done] 1 running | ETA unknown" in out  # nothing finished yet: no basis
     assert re.search(r"progress \[1/4 done\] 2 running \| ETA ~\d+ s", out), out  # a's time is the basis
-    assert re.search(r"progress   sleepy/\S+  sleep \d/\d", out), out
+    assert re.search(r"progress   sleepy/\S+  sleep step \d/\d", out), out
     assert "done sleepy/a-" in out and "[4/4 done]" not in out.split("done sleepy/a-")[0]
 
 

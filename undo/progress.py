@@ -199,7 +199,9 @@ class RunProgress:
         for run in self.running.values():
             text = f"  {run.label}"
             if run.total:
-                text += f"  {run.desc} {run.step}/{run.total}"
+                name = run.label.split("/", 1)[-1].rsplit("-", 1)[0]  # stage/<name>-<key12>: the loop names it again
+                what = run.desc[len(name):].strip() if run.desc.startswith(name) else run.desc
+                text += f"  {what + ' ' if what else ''}step {run.step}/{run.total}"
                 if run.rate:
                     text += f" ({run.rate:.1f} step/s)"
             out.append(f"{text}  {duration(now - run.started)}")
