@@ -307,3 +307,38 @@ def test_a_full_disk_that_also_stops_the_failure_log_reports_the_stages_own_erro
     (line,) = _error_lines(result)
     assert "model.safetensors: no space left on the device" in line
     assert not any(p.is_dir() for p in (tmp_path / "store").glob("writing/.partial/*"))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigterm_is_handled_like_ctrl_c_and_the_stage_resumes_with_its_time_summed(tmp_path, jobs):
+    """SIGTERM to `undo run` (a batch system's time limit, `kill`): one message, exit 143 as documented, the running
+    stage's partial kept; the next run resumes it, and its recorded wall time is the sum over both segments."""
+    import json
+    import signal
+
+    from tests.sleepy_stage import sleepy_configs, start_sleepy, until
+
+    sleepy_configs(tmp_path, {})
+    counter = tmp_path / "computed.txt"
+    proc, out = start_sleepy(tmp_path, "a.yaml", "--jobs", jobs, SLEEPY_GATE=str(tmp_path / "never"))
+    until(lambda: counter.is_file() and counter.read_text().split() == ["a"], "the stage starts", proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 143, out.read_text()
+    text = out.read_text()
+    assert "terminated (SIGTERM): rerun the same command to resume" in text and "Traceback" not in text
+    (partial,) = [p for p in (tmp_path / "store" / "sleepy" / ".partial").iterdir() if p.is_dir()]
+    (first,) = json.loads((partial / "wall_seconds.json").read_text())
+    assert "Terminated" in (partial / "log.txt").read_text()
+
+    again, out = start_sleepy(tmp_path, "a.yaml", "--jobs", jobs)
+    assert again.wait(60) == 0, out.read_text()
+    (meta,) = [json.loads(p.read_text()) for p in (tmp_path / "store" / "sleepy").glob("*/meta.json")]
+    assert meta["resumed"] and len(meta["segment_seconds"]) == 2 and meta["segment_seconds"][0] == first
+    assert meta["wall_seconds"] == round(sum(meta["segment_seconds"]), 3)
+    assert not list((tmp_path / "store" / "sleepy").glob("*/wall_seconds.json"))
+
+
+def test_help_documents_sigterm_and_the_progress_display():
+    text = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
+    assert "130 interrupted (Ctrl-C); 143 terminated (SIGTERM)" in text
+    assert "UNDO_PROGRESS_EVERY" in text and "UNDO_PROGRESS=0" in text

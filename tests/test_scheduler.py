@@ -1,4 +1,5 @@
-"""`undo run --jobs 2`: the same artifacts as one job, bit for bit, and a failing stage stops the run cleanly."""
+"""`undo run --jobs 2`: the same artifacts as one job, bit for bit, a failing stage stops the run cleanly, the run-level
+progress display, and two runs on one store sharing stages (each computed once; a killed one taken over)."""
 
 import json
 import re
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.sleepy_stage import sleepy_configs, start_sleepy, until
 from undo.cli import cli
 
 LANG_UNDO = "reproduce/synthetic/language/relearn.yaml[model=distill_undo]"  # the attacks on Figure 5's UNDO students
@@ -51,3 +53,56 @@ def test_a_failing_stage_stops_the_run_and_leaves_no_artifact(smoke_workspace):
     assert "sha256" in result.output.lower()
     assert not list((smoke_workspace / "store").glob("corpus/*korean*"))  # no half-written corpus
     assert not list((smoke_workspace / "store").glob("relearn/*"))  # nothing downstream of the failure ran
+
+
+def test_two_runs_sharing_an_upstream_stage_both_finish_and_compute_it_once(tmp_path):
+    """`undo run b.yaml` and `undo run c.yaml --jobs 2` on one store both need a.yaml: the run that reaches it second
+    waits for the first (one line says so) and uses its artifact; every stage is computed exactly once."""
+    sleepy_configs(tmp_path, {"b": 2, "c": 4})
+    counter, gate = tmp_path / "computed.txt", tmp_path / "go"
+    first, first_out = start_sleepy(tmp_path, "b.yaml", SLEEPY_GATE=str(gate))
+    until(lambda: counter.is_file() and "a" in counter.read_text().split(), "the first run computes a", first)
+    second, second_out = start_sleepy(tmp_path, "c.yaml", "--jobs", "2", SLEEPY_GATE=str(gate))
+    until(lambda: "waiting for sleepy/" in second_out.read_text(), "the second run waits", second)
+    gate.write_text("")
+    assert first.wait(60) == 0, first_out.read_text()
+    assert second.wait(60) == 0, second_out.read_text()
+    assert sorted(counter.read_text().split()) == ["a", "b", "c"]  # each computed once
+    out = second_out.read_text()
+    assert "waiting for sleepy/a-" in out and "computed by pid" in out
+    assert "finished by another process" in out
+    assert len(list((tmp_path / "store" / "sleepy").glob("*/DONE"))) == 3
+
+
+def test_progress_under_two_jobs_shows_stage_counts_and_an_eta_in_a_log(tmp_path):
+    """Output to a file (not a terminal): plain progress lines with stages done/total, the running stages' steps and
+    an ETA once a stage has finished; no carriage return, no terminal control code."""
+    sleepy_configs(tmp_path, {"b": 2, "c": 4, "d": 5})
+    proc, out_path = start_sleepy(tmp_path, "b.yaml", "c.yaml", "d.yaml", "--jobs", "2", UNDO_PROGRESS="1",
+                             UNDO_PROGRESS_EVERY="0", SLEEPY_SECONDS="0.4")
+    assert proc.wait(90) == 0, out_path.read_text()
+    out = out_path.read_text()
+    assert "\r" not in out and "\x1b" not in out
+    assert "progress [0/4 done] 1 running | ETA unknown" in out  # nothing finished yet: no basis
+    assert re.search(r"progress \[1/4 done\] 2 running \| ETA ~\d+ s", out), out  # a's time is the basis
+    assert re.search(r"progress   sleepy/\S+  sleep step \d/\d", out), out
+    assert "done sleepy/a-" in out and "[4/4 done]" not in out.split("done sleepy/a-")[0]
+
+
+def test_a_run_waiting_for_a_stage_takes_it_over_when_the_other_process_dies(tmp_path):
+    """The process computing a stage is killed (SIGKILL: no cleanup): the waiting run gets the lock the system let
+    go, resumes the stage from its partial directory and finishes the run."""
+    import signal
+
+    sleepy_configs(tmp_path, {"b": 2})
+    counter = tmp_path / "computed.txt"
+    first, _ = start_sleepy(tmp_path, "a.yaml", SLEEPY_GATE=str(tmp_path / "never"))
+    until(lambda: counter.is_file() and counter.read_text().split() == ["a"], "the first run computes a", first)
+    second, second_out = start_sleepy(tmp_path, "b.yaml")
+    until(lambda: "waiting for sleepy/a-" in second_out.read_text(), "the second run waits", second)
+    first.send_signal(signal.SIGKILL)
+    first.wait(60)
+    assert second.wait(60) == 0, second_out.read_text()
+    assert counter.read_text().split() == ["a", "a", "b"]  # a once per process, b once
+    (meta,) = [json.loads(p.read_text()) for p in (tmp_path / "store" / "sleepy").glob("a-*/meta.json")]
+    assert meta["resumed"]

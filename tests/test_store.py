@@ -43,3 +43,21 @@ def test_lock_refuses_a_second_worker(tmp_path):
     with pytest.raises(RuntimeError, match="another process"):
         art.lock()
     first.close()
+
+
+def test_lock_can_wait_for_the_other_process_and_names_it(tmp_path):
+    """Two runs sharing a stage: the second waits (told once who holds the lock), and gets the lock when it is let go."""
+    import os
+    import threading
+
+    art = Store(tmp_path).artifact("pretrain", "m", "ef" * 32)
+    first = art.lock()
+    holders = []
+    release = threading.Timer(0.3, first.close)
+    release.start()
+    second = art.lock(wait=True, on_wait=holders.append)
+    release.join()
+    assert holders == [os.getpid()]  # the holder's pid, read from the lock file
+    with pytest.raises(RuntimeError, match="another process"):
+        art.lock()
+    second.close()

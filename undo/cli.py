@@ -27,6 +27,9 @@ from . import __version__
 from .config import SCALES, ConfigError, Ref, locate
 from .stages import MODULES, summary_line
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
 
 class Env:
     def __init__(self, artifacts: Path, device: str, debug: bool = False):
@@ -136,7 +139,13 @@ def cli(ctx: click.Context, artifacts_dir: Path, device: str, debug: bool) -> No
     nothing resumable was written); --debug prints it too.
     \b
     Exit codes: 0 success; 1 a runtime failure (a stage crashed); 2 a usage error or bad input
-    (a config, a data file, an upstream artifact, a missing hub token or hub); 130 interrupted.
+    (a config, a data file, an upstream artifact, a missing hub token or hub); 130 interrupted
+    (Ctrl-C); 143 terminated (SIGTERM). An interrupted or terminated stage resumes on the next run.
+    \b
+    While stages run, `undo run` shows stages done/total, each running stage's step/total and
+    rate, and an estimated time left: redrawn in place on a terminal, a plain line every
+    UNDO_PROGRESS_EVERY seconds (default 30) in a log; UNDO_PROGRESS=0 turns it off. Two runs
+    on one store share stages: one waits for a stage the other is computing, then uses it.
     """
     ctx.obj = Env(artifacts_dir, device, debug)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -205,6 +214,8 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
         for line in costs.report(nodes, describe(nodes), to_run=lambda n: status(n) != "done", gpu=gpu):
             click.echo(line)
         return
+    from .pipeline import Terminated, stop_on_sigterm
+
     try:
         device = resolve_device(env.device)
     except ValueError as err:
@@ -217,15 +228,16 @@ def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, exp
         sys.exit(1)
     _quiet_libraries()
     try:
-        if jobs > 1:
-            from .scheduler import run_parallel
-            run_parallel(nodes, list(configs), store_root=env.artifacts, jobs=jobs, device=device, scale=scale,
-                         echo=click.echo)
-        else:
-            run_nodes(nodes, device=device, scale=scale)
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted: rerun the same command to resume", err=True)
-        sys.exit(130)
+        with stop_on_sigterm():
+            if jobs > 1:
+                from .scheduler import run_parallel
+                run_parallel(nodes, list(configs), store_root=env.artifacts, jobs=jobs, device=device, scale=scale)
+            else:
+                run_nodes(nodes, device=device, scale=scale)
+    except KeyboardInterrupt as err:
+        signal_name = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        click.echo(f"\n{signal_name}: rerun the same command to resume", err=True)
+        sys.exit(EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED)
     except Exception as err:  # noqa: BLE001  (every failure: one line, the traceback logged, the exit code by kind)
         _fail_run(env, err)
 

@@ -21,6 +21,7 @@ import itertools
 import json
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,18 +284,52 @@ def resolved_config_text(node: Node) -> str:
     return yaml.safe_dump(_resolved_config(node), sort_keys=False)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch system's time limit): handled as Ctrl-C is, a stage's partial is kept to resume."""
+
+
+@contextmanager
+def stop_on_sigterm():
+    """Within the block, the first SIGTERM raises :class:`Terminated` in this process (later ones are ignored while
+    it unwinds); the previous handler is restored after."""
+    import signal
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+SEGMENTS = "wall_seconds.json"  # in a partial directory: the wall time of each interrupted segment, summed at the end
+
+
 def run_node(node: Node, *, device: str, scale: str) -> dict:
     """Run one instance into its partial directory and commit it; resumes a partial one."""
+    return run_stored(node, device=device, scale=scale)[0]
+
+
+def run_stored(node: Node, *, device: str, scale: str, on_wait=None) -> tuple[dict, bool]:
+    """:func:`run_node`, and whether this call computed the stage (False: it was finished, perhaps by another
+    process this one waited for). ``on_wait(pid)`` is called when another process holds the stage's lock (default:
+    a line on stdout); this one then waits for it and uses its artifact, or takes over if that process dies."""
     if node.artifact is None:  # gathering stages write outside the store and are cheap
         inputs = {ref: [(n.artifact, n.tags) for n in ups] for ref, ups in node.upstream.items()}
         ctx = Context(node.cfg, node.name, figures_dir(scale), inputs, node.tags, device, scale)
         verify_inputs(node)
-        return node.module.run(ctx)
+        return node.module.run(ctx), True
     art = node.artifact
-    lock = art.lock()
+    if on_wait is None:
+        def on_wait(pid):
+            print(f"waiting for {node.label} (computed by {f'pid {pid}' if pid else 'another process'})", flush=True)
+    lock = art.lock(wait=True, on_wait=on_wait)
     try:
         if art.done:
-            return art.read_json("metrics.json")
+            return art.read_json("metrics.json"), False
         verify_inputs(node)
         resumed = art.partial.exists()
         workdir = art.begin()
@@ -302,6 +337,7 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
         inputs = {ref: [(m.artifact, m.tags) for m in n] if isinstance(n, list) else n.artifact
                   for ref, n in node.upstream.items()}
         ctx = Context(node.cfg, node.name, workdir, inputs, node.tags, device, scale)
+        segments = json.loads((workdir / SEGMENTS).read_text()) if (workdir / SEGMENTS).is_file() else []
         started = time.time()
         try:
             summary = node.module.run(ctx)
@@ -314,19 +350,27 @@ def run_node(node: Node, *, device: str, scale: str) -> dict:
                 pass
             if not resumed and status(node) == "missing":
                 shutil.rmtree(workdir, ignore_errors=True)  # nothing resumable: leave no artifact
+            else:  # the resumed stage's recorded time will count this segment too
+                try:
+                    write_json_atomic(workdir / SEGMENTS, segments + [round(time.time() - started, 3)])
+                except OSError:  # a full disk: the stage's own error counts, not this bookkeeping
+                    pass
             if is_out_of_memory(err):
                 raise OutOfMemory.of(node.label, node.path, memory_keys(node.cfg), err) from err
             raise
+        segments.append(round(time.time() - started, 3))
         meta = {"stage": node.stage, "key": node.key, "scale": scale, "seed": getattr(node.cfg, "seed", None),
-                "tags": node.tags, "wall_seconds": round(time.time() - started, 3), "resumed": resumed,
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": environment(device)}
+                "tags": node.tags, "wall_seconds": round(sum(segments), 3), "resumed": resumed,
+                "segment_seconds": segments, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "environment": environment(device)}
         if isinstance(summary, dict) and "hub" in summary:  # the hub commit read, beside the code's (environment.git)
             meta["hub"] = summary["hub"]
         write_json_atomic(workdir / "meta.json", meta)
+        (workdir / SEGMENTS).unlink(missing_ok=True)
         if not (workdir / "metrics.json").is_file():
             write_json_atomic(workdir / "metrics.json", summary)
         art.commit()
-        return summary
+        return summary, True
     finally:
         lock.close()
 
@@ -437,12 +481,37 @@ def keep_failure_log(art: Artifact, workdir: Path) -> Path | None:
     return dest
 
 
-def run_nodes(nodes: list[Node], *, device: str, scale: str, echo=print) -> None:
+def run_nodes(nodes: list[Node], *, device: str, scale: str, echo=None) -> None:
+    """Run the instances not yet done, in order, in this process; ``echo`` (default: the run's progress display,
+    :mod:`undo.progress`) gets the start and done lines."""
+    from . import progress
+
     todo = [n for n in nodes if status(n) != "done"]
-    echo(f"{len(nodes)} stage instances, {len(nodes) - len(todo)} already done, {len(todo)} to run")
-    for i, node in enumerate(todo, 1):
-        echo(f"[{i}/{len(todo)}] {node.label} ({status(node)})")
-        run_node(node, device=device, scale=scale)
+    display = progress.RunProgress(total=len({n.key for n in todo if n.artifact is not None}), jobs=1,
+                                   show=progress.enabled() and echo is None)
+    say = echo or display.echo
+    say(f"{len(nodes)} stage instances, {len(nodes) - len(todo)} already done, {len(todo)} to run")
+    for node in todo:
+        if node.artifact is not None:
+            display.plan(node.key, node.stage, progress.flops_of(node))
+    handled: set[str] = set()
+    with progress.showing(display):
+        for i, node in enumerate(todo, 1):
+            say(f"[{i}/{len(todo)}] {node.label} ({status(node)})")
+            if node.artifact is None or node.key in handled:  # a figure; an artifact two configs name
+                run_node(node, device=device, scale=scale)
+                continue
+            handled.add(node.key)
+            display.start(node.key, node.label, node.stage, progress.flops_of(node))
+            progress.set_sink(lambda desc, step, total, key=node.key: display.step(key, desc, step, total))
+            started = time.time()
+            try:
+                _, computed = run_stored(node, device=device, scale=scale)
+            except BaseException:
+                display.drop(node.key)
+                raise
+            display.finish(node.key, time.time() - started, computed)
+    display.close()
 
 
 def describe(nodes: list[Node]) -> list[str]:

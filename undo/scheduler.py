@@ -17,29 +17,64 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import signal
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from .pipeline import Graph, Node, run_node, status
+from . import progress
+from .pipeline import Graph, Node, Terminated, run_node, run_stored, status
 from .store import Store
 
 _WORKER: dict = {}
+REPORT_EVERY = 1.0  # seconds between two step reports a worker sends (the display redraws at most twice a second)
 
 
-def _worker_init(store_root: str, scale: str, configs: list[str], threads: int) -> None:
+def _worker_init(store_root: str, scale: str, configs: list[str], threads: int, events) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    os.environ["UNDO_PROGRESS"] = "0"  # progress bars of several processes would interleave
+    os.environ["UNDO_PROGRESS"] = "0"  # no bar of its own: the parent shows the run's progress
+    _WORKER["events"] = events
+    _WORKER["key"] = None
+    sys.stdout = progress.LineWriter(lambda line: events.put(("line", line)), like=sys.stdout)  # printed in order
+    signal.signal(signal.SIGTERM, _worker_sigterm)
     graph = Graph(Store(Path(store_root)), scale)
     _WORKER["nodes"] = {n.key: n for n in graph.plan([Path(c) for c in configs]) if n.artifact is not None}
 
 
-def _worker_run(key: str, device: str, scale: str) -> float:
+def _worker_sigterm(signum, frame) -> None:
+    """Inside a stage, SIGTERM interrupts it as Ctrl-C does (its partial is kept); an idle worker just exits."""
+    if _WORKER.get("key") is None:
+        os._exit(128 + signum)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
+def _worker_report(desc: str, step: int, total: int) -> None:
+    now = time.time()
+    if step < total and now - _WORKER.get("reported", 0.0) < REPORT_EVERY:
+        return
+    _WORKER["reported"] = now
+    _WORKER["events"].put(("step", _WORKER["key"], desc, step, total))
+
+
+def _worker_run(key: str, device: str, scale: str) -> tuple[float, bool]:
+    """Seconds the stage took, and whether this worker computed it (False: another process had)."""
+    events = _WORKER["events"]
+    _WORKER["key"], _WORKER["reported"] = key, 0.0
+    events.put(("start", key, os.getpid()))
+    progress.set_sink(_worker_report)
     started = time.time()
-    run_node(_WORKER["nodes"][key], device=device, scale=scale)
-    return time.time() - started
+    try:
+        _, computed = run_stored(_WORKER["nodes"][key], device=device, scale=scale)
+    finally:
+        _WORKER["key"] = None
+        progress.set_sink(None)
+        sys.stdout.flush()
+    return time.time() - started, computed
 
 
 def threads_per_job(jobs: int) -> int:
@@ -49,7 +84,7 @@ def threads_per_job(jobs: int) -> int:
 
 
 def run_parallel(nodes: list[Node], configs: list[Path], *, store_root: Path, jobs: int, device: str, scale: str,
-                 echo=print) -> None:
+                 display: progress.RunProgress | None = None) -> None:
     """Run the not-yet-done ``nodes`` (a :meth:`Graph.plan` of ``configs``) with ``jobs`` workers."""
     todo: dict[str, list[Node]] = {}  # store key -> instances (two config files may name the same artifact)
     gathers: list[Node] = []
@@ -60,20 +95,42 @@ def run_parallel(nodes: list[Node], configs: list[Path], *, store_root: Path, jo
             todo.setdefault(node.key, []).append(node)
     n_stored = len({n.key for n in nodes if n.artifact is not None})
     threads = threads_per_job(jobs)
+    total = len(todo)
+    display = display or progress.RunProgress(total=total, jobs=jobs)
+    echo = display.echo
     echo(f"{len(nodes)} stage instances, {n_stored - len(todo)} already done, {len(todo)} to run "
          f"({jobs} jobs x {threads} thread{'s' * (threads > 1)})")
+    for key, group in todo.items():
+        display.plan(key, group[0].stage, progress.flops_of(group[0]))
     finished: set[str] = {n.key for n in nodes if n.artifact is not None and n.key not in todo}
 
     def ready(node: Node) -> bool:
         return all(dep.artifact is None or dep.key in finished for dep in node.deps)
 
-    total = len(todo)
     running: dict[Future, str] = {}
+    pids: dict[str, int] = {}  # store key -> the worker computing it
     error: BaseException | None = None
     count = 0
     ctx = multiprocessing.get_context("spawn")  # fork would copy the parent's torch thread pools
+    events = ctx.Queue()
+
+    def drain() -> None:
+        """Show what the workers printed and reported."""
+        while True:
+            try:
+                event = events.get_nowait()
+            except queue.Empty:
+                return
+            if event[0] == "line":
+                echo(event[1])
+            elif event[0] == "start":
+                pids[event[1]] = event[2]
+                display.began(event[1])
+            elif event[0] == "step":
+                display.step(*event[1:])
+
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                             initargs=(str(store_root), scale, [str(c) for c in configs], threads)) as pool:
+                             initargs=(str(store_root), scale, [str(c) for c in configs], threads, events)) as pool:
         try:
             while todo or running:
                 if error is None:
@@ -81,29 +138,46 @@ def run_parallel(nodes: list[Node], configs: list[Path], *, store_root: Path, jo
                         if len(running) >= jobs:
                             break
                         count += 1
-                        echo(f"[{count}/{total}] start {todo[key][0].label} ({status(todo[key][0])})")
+                        node = todo[key][0]
+                        echo(f"[{count}/{total}] start {node.label} ({status(node)})")
+                        display.start(key, node.label, node.stage, progress.flops_of(node))
                         running[pool.submit(_worker_run, key, device, scale)] = key
                 if not running:
                     if error is None and todo:
                         raise RuntimeError(f"scheduler: {len(todo)} instances wait on upstreams that never finish")
                     break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                drain()
+                display.tick()
                 for future in done:
                     key = running.pop(future)
+                    pids.pop(key, None)
                     try:
-                        seconds = future.result()
+                        seconds, computed = future.result()
                     except BaseException as err:  # keep the first error; let the other jobs finish their stage
                         error = error or err
+                        display.drop(key)
                         todo.pop(key, None)
                         continue
-                    echo(f"done {todo[key][0].label} ({seconds:.0f} s)")
+                    label = todo[key][0].label
+                    display.finish(key, seconds, computed)
+                    echo(f"done {label} ({seconds:.0f} s)" if computed else
+                         f"done {label} (finished by another process)")
                     todo.pop(key)
                     finished.add(key)
                 if error is not None:
                     todo = {k: v for k, v in todo.items() if k in running.values()}
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
+            if isinstance(err, Terminated):  # Ctrl-C reaches the workers itself; a SIGTERM to this process does not
+                drain()
+                for key in running.values():
+                    if key in pids:
+                        os.kill(pids[key], signal.SIGTERM)
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+        finally:
+            drain()
+            display.close()
     if error is not None:
         raise error
     for node in gathers:

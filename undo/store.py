@@ -21,6 +21,8 @@ import hashlib
 import json
 import os
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,15 +72,33 @@ class Artifact:
         self.partial.mkdir(parents=True, exist_ok=True)
         return self.partial
 
-    def lock(self):
-        """An exclusive lock so two processes never work on the same stage at once."""
+    def lock(self, wait: bool = False, on_wait: Callable[[int | None], None] | None = None):
+        """An exclusive lock so two processes never work on the same stage at once.
+
+        Without ``wait`` a lock held elsewhere is an error. With ``wait`` the caller polls (0.2 s, doubling up to
+        5 s) until the holder lets go, calling ``on_wait(pid of the holder)`` once first: two runs sharing upstream
+        stages wait for each other instead of failing. The operating system releases the lock of a process that
+        dies, so a waiter takes over a stage whose computing process was killed (and resumes its partial)."""
         self.partial.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.partial.parent / f"{self.dirname}.lock", "w")  # noqa: SIM115 - held until commit
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise RuntimeError(f"{self.relpath} is being computed by another process") from None
+        handle = open(self.partial.parent / f"{self.dirname}.lock", "a+")  # noqa: SIM115 - held until commit
+        delay = 0.2
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not wait:
+                    handle.close()
+                    raise RuntimeError(f"{self.relpath} is being computed by another process") from None
+                if on_wait is not None:
+                    on_wait(_holder(handle))
+                    on_wait = None
+                time.sleep(delay)
+                delay = min(5.0, delay * 2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")  # who computes it, for a process that waits
+        handle.flush()
         return handle
 
     def commit(self) -> None:
@@ -93,6 +113,13 @@ class Artifact:
 
     def read_json(self, name: str):
         return json.loads((self.path / name).read_text())
+
+
+def _holder(handle) -> int | None:
+    """The pid the process holding a stage's lock wrote into the lock file (None while it has not yet)."""
+    handle.seek(0)
+    text = handle.read().strip()
+    return int(text) if text.isdigit() else None
 
 
 def figures_dir(scale: str) -> Path:

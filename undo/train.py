@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import progress
 from .accel import adamw_options
 from .batch import Batch
 from .config import option
@@ -235,7 +236,8 @@ def train(
     if step == 0 and evaluate(0):
         stopped = True
     bar = tqdm(total=total_steps, initial=step, desc=desc, unit="step", dynamic_ncols=True, mininterval=1.0,
-               disable=os.environ.get("UNDO_PROGRESS", "1") == "0")
+               disable=os.environ.get("UNDO_PROGRESS", "1") == "0" or progress.active())  # run display instead
+    progress.report(desc, step, total_steps)
     while not stopped and step < total_steps:
         if step_fn is not None:
             loss_sum, logs = step_fn([batch_fn(step * cfg.grad_accum + micro) for micro in range(cfg.grad_accum)])
@@ -262,6 +264,7 @@ def train(
                             **{f"train/{k}": v for k, v in logs.items()}})
         bar.set_postfix(loss=f"{loss_sum:.4f}", refresh=False)
         bar.update(1)
+        progress.report(desc, step, total_steps)
         if (eval_every and (step % eval_every == 0 or step == total_steps)) or step in eval_at:
             stopped = evaluate(step)
         elif step == total_steps and eval_fn is not None:
