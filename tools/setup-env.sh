@@ -29,6 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${VENV:-.venv}"
+VENV="${VENV%/}" # "dir/" and "dir" are one venv (it is moved aside as "$VENV.previous.PID")
 PYTHON="${PYTHON:-python3}"
 TORCH_INDEX_URL="${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}"
 LOCK=requirements.lock
