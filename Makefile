@@ -48,10 +48,10 @@ RUN = $(UNDO) run --scale $(SCALE) --jobs $(JOBS)
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "; print "usage: make TARGET [SCALE=paper|mini|smoke]\n"} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.lock-sha256: requirements.lock pyproject.toml tools/setup-env.sh
+$(VENV)/.lock-sha256: requirements.lock requirements-torch-cpu.lock pyproject.toml tools/setup-env.sh
 	bash tools/setup-env.sh
 
-setup: $(VENV)/.lock-sha256 ## create .venv from requirements.lock (a no-op when up to date)
+setup: $(VENV)/.lock-sha256 ## create .venv from requirements.lock: CPU torch, or CUDA torch when nvidia-smi lists a GPU (a no-op when up to date)
 
 test: $(VENV)/.lock-sha256 ## run the test suite on CPU, offline (unit tests + every figure end to end at smoke scale)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTEST) -q -m "not gpu"
@@ -138,7 +138,7 @@ bench: $(VENV)/.lock-sha256 ## tokens/s, MFU, peak memory at 0.1B/0.3B -> docs/b
 bench-mini: $(VENV)/.lock-sha256 ## the mini models' training loops on this CPU, before/after profiling -> docs/benchmarks.md
 	$(UNDO) bench --preset mini --paths reference --no-loss-memory
 
-lock: ## regenerate requirements.lock (needs PyPI)
+lock: ## regenerate requirements.lock and requirements-torch-cpu.lock (needs PyPI and PyTorch's CPU index)
 	bash tools/lock.sh
 
 image: ## build the container image (undo-kit; base pinned by digest, requirements.lock with hashes)

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Regenerate requirements.lock from requirements.in (`make lock` runs this).
+# Regenerate requirements.lock and requirements-torch-cpu.lock (`make lock` runs this).
 #
-#   tools/lock.sh [OUT]      OUT defaults to requirements.lock; pass a temp path to
-#                            check a committed lock: tools/lock.sh /tmp/l && diff -u requirements.lock /tmp/l
+#   tools/lock.sh [OUT [OUT_TORCH_CPU]]   defaults requirements.lock, requirements-torch-cpu.lock;
+#                            pass temp paths to check the committed locks:
+#                            tools/lock.sh /tmp/l /tmp/t && diff -u requirements.lock /tmp/l
 #
-# Target: Linux x86_64 (manylinux_2_28), CPython 3.11, resolved from PyPI only, with
-# sha256 hashes for every distribution. uv resolves for that target from any host, so
-# torch==2.13.0 is the PyPI build (CUDA, with its nvidia-*/cuda-*/triton deps), which is
-# what the container installs. CPU machines install from the same lock with
-# tools/setup-env.sh (CPU torch of the same version, CUDA-only packages skipped).
+# Target: Linux x86_64 (manylinux_2_28), CPython 3.11, 3.12 and 3.13, resolved from PyPI only,
+# with sha256 hashes for every distribution of each pin (all its wheels, so one file serves
+# every interpreter). uv resolves for CPython 3.11; the same inputs are then resolved for 3.12
+# and 3.13 with that result as preferences, and the lock is refused unless all three give the
+# same pins. torch==X.Y.Z is the PyPI build (CUDA, with its nvidia-*/cuda-*/triton deps): what
+# GPU machines and the container install. Machines without a GPU install the same X.Y.Z as
+# the CPU build pinned in requirements-torch-cpu.lock (tools/torch-cpu-lock.py, from PyTorch's
+# CPU index) plus every other non-CUDA line of the lock (tools/setup-env.sh).
 #
 # LOCK_EXCLUDE_NEWER freezes the resolution to what PyPI had at that instant, so the
 # same inputs give the same lock later too; move it forward on purpose when upgrading.
@@ -18,6 +22,7 @@ cd "$(dirname "$0")/.."
 
 VENV="${VENV:-.venv}"
 OUT="${1:-requirements.lock}"
+OUT_TORCH_CPU="${2:-requirements-torch-cpu.lock}"
 LOCK_EXCLUDE_NEWER="${LOCK_EXCLUDE_NEWER:-2026-11-23T00:00:00Z}"
 LOCK_INDEX="${LOCK_INDEX:-https://pypi.org/simple}"
 
@@ -43,11 +48,25 @@ CMD=(uv pip compile requirements.in
     -o requirements.lock)
 
 tmp="$(mktemp)"
-trap 'rm -f "$tmp" "$tmp.body"' EXIT
+trap 'rm -f "$tmp" "$tmp.body" "$tmp.other"' EXIT
 # Start from the current lock so uv keeps its pins as preferences (like pip-compile).
 if [[ -f "$OUT" ]]; then cp "$OUT" "$tmp.body"; fi
 
 "$UV" "${CMD[@]:1:${#CMD[@]}-3}" -o "$tmp.body"
+
+# The same pins must serve CPython 3.12 and 3.13 (preferences: the 3.11 result).
+pins() { grep -E '^[A-Za-z0-9]' "$1"; }
+for py in 3.12 3.13; do
+    cp "$tmp.body" "$tmp.other"
+    args=("${CMD[@]:1:${#CMD[@]}-3}")
+    args=("${args[@]/#3.11/$py}")
+    "$UV" "${args[@]}" -o "$tmp.other"
+    if ! diff <(pins "$tmp.body") <(pins "$tmp.other") >/dev/null; then
+        echo "lock.sh: CPython $py resolves requirements.in to other pins than 3.11; one lock cannot serve both:" >&2
+        diff <(pins "$tmp.body") <(pins "$tmp.other") >&2 || true
+        exit 1
+    fi
+done
 
 {
     echo "# requirements.lock: exact pins + sha256 hashes for the UNDO kit. Do not edit by hand."
@@ -57,13 +76,27 @@ if [[ -f "$OUT" ]]; then cp "$OUT" "$tmp.body"; fi
         if [[ "$a" == *" "* ]]; then printf '"%s" ' "$a"; else printf '%s ' "$a"; fi
     done | sed 's/ $//'
     echo
-    echo "# Target: Linux x86_64 (manylinux_2_28), CPython 3.11, PyPI only. torch is PyPI's CUDA"
-    echo "# build with its nvidia-*/cuda-*/triton deps (the container installs all of it with"
-    echo "# 'pip install --require-hashes --no-deps -r requirements.lock'). CPU-only machines use"
-    echo "# tools/setup-env.sh: CPU torch of the same version, every other non-CUDA line hash-checked."
+    echo "# Target: Linux x86_64 (manylinux_2_28), CPython 3.11, 3.12 and 3.13 (resolved for 3.11; 3.12"
+    echo "# and 3.13 checked to resolve to the same pins), PyPI only. torch is PyPI's CUDA build with"
+    echo "# its nvidia-*/cuda-*/triton deps (GPU machines and the container install all of it with"
+    echo "# 'pip install --require-hashes --no-deps -r requirements.lock'). Machines without a GPU use"
+    echo "# tools/setup-env.sh: the CPU torch of requirements-torch-cpu.lock, every other non-CUDA line."
     echo "#"
     cat "$tmp.body"
 } >"$tmp"
 chmod 644 "$tmp"
 mv "$tmp" "$OUT"
 echo "lock.sh: wrote $OUT ($(grep -c '^[A-Za-z0-9]' "$OUT") packages)"
+
+# torch's CPU build of the locked version, from PyTorch's CPU index.
+PY="$VENV/bin/python"
+[[ -x "$PY" ]] || PY=python3
+torch_version="$("$PY" tools/filter-lock.py "$OUT" --version-of torch)"
+if "$PY" tools/torch-cpu-lock.py "$torch_version" -o "$OUT_TORCH_CPU"; then
+    echo "lock.sh: wrote $OUT_TORCH_CPU (torch==$torch_version+cpu)"
+elif [[ -f "$OUT_TORCH_CPU" && "$("$PY" tools/filter-lock.py "$OUT_TORCH_CPU" --version-of torch)" == "$torch_version+cpu" ]]; then
+    echo "lock.sh: kept $OUT_TORCH_CPU: it already pins torch==$torch_version+cpu (its hashes were not re-read)" >&2
+else
+    echo "lock.sh: $OUT_TORCH_CPU needs torch==$torch_version+cpu and PyTorch's CPU index could not be read" >&2
+    exit 1
+fi
