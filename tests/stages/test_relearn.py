@@ -229,7 +229,10 @@ def test_an_unknown_adversary_is_one_line_naming_the_file_and_key(tmp_path):
         build(stage.Config, data, file=tmp_path / "relearn.yaml")
 
 
-def _lora_attack(upstream, monkeypatch, name, lora=stage.LoraAdversary(rank=2, alpha=4.0)):
+SMALL_LORA = stage.LoraAdversary(rank=2, alpha=4.0)
+
+
+def _lora_attack(upstream, monkeypatch, name, lora=SMALL_LORA):
     """A real attack (no fake) of the tiny model at two rates; the evaluator scores the model's CE on the relearning
     data (forget) and the sum of its output head's weights (retain: frozen under LoRA)."""
     probe = torch.from_numpy(np.load(upstream / "data" / "tokens.npy").astype(np.int64))
