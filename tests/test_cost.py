@@ -162,3 +162,14 @@ def test_every_hub_asset_of_the_paper_configs_has_a_revision_key():
                 missing.append(str(path.relative_to(root)))
     assert len(found) >= 20, found  # the check sees the hub configs (corpora, tokenizers, benchmarks, models)
     assert not missing, f"no revision key: {missing}"
+
+
+def test_a_lora_attack_costs_four_n_per_token_against_full_finetunings_six():
+    """The same attack (data, steps, batch, grid size) through LoRA adapters takes no gradient of the frozen weights."""
+    graph = Graph(Store(Path("/nonexistent-store")), "paper")
+    full = graph.resolve_ref(str(REPO / "reproduce/synthetic/arithmetic/relearn.yaml[model=pretrain_oracle,seed=111]"))
+    lora = graph.resolve_ref(str(REPO / "reproduce/synthetic/arithmetic/relearn_lora.yaml[model=pretrain_oracle,seed=111]"))
+    costs = Costs(989e12, 0.35)
+    (a,), (b,) = [costs.of(n) for n in full], [costs.of(n) for n in lora]
+    assert b.train_tokens == a.train_tokens > 0 and b.eval_flops == a.eval_flops
+    assert b.flops * 6 == pytest.approx(a.flops * 4)

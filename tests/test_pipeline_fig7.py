@@ -16,7 +16,8 @@ KEEP = ("maxent", "sam", "undo", "data_filtering")
 @pytest.fixture
 def workspace(smoke_workspace):
     # Arithmetic only, four of the eight methods: MaxEnt (UNDO's teacher), SAM (a robust baseline, for the second
-    # claim), UNDO at two retain thresholds and Data Filtering. The others are the same relearn stage on another
+    # claim), UNDO at two retain thresholds and Data Filtering, and the LoRA adversary on MaxEnt, UNDO's strictest
+    # student and Data Filtering. The others are the same relearn stage on another
     # unlearned model (test_fig7_full_graph_resolves checks their graph); language is the same figure code.
     path = smoke_workspace / "reproduce" / "fig7.yaml"
     cfg = yaml.safe_load(path.read_text())
@@ -34,7 +35,8 @@ def test_fig7_smoke_end_to_end_then_report(workspace):
     for ext in ("png", "pdf", "json", "md"):
         assert (out / f"fig7.{ext}").stat().st_size > 0, ext
     results = json.loads((out / "fig7.json").read_text())
-    assert set(results["series"]) == {f"arithmetic/{m}" for m in KEEP}
+    lora = ("maxent", "undo", "data_filtering")
+    assert set(results["series"]) == {f"arithmetic/{m}" for m in KEEP} | {f"arithmetic/{m}/lora" for m in lora}
     undo = results["series"]["arithmetic/undo"]
     assert sorted((i["tags"]["seed"], i["tags"]["tolerance"]) for i in undo) == [(0, 0.05), (0, 0.33), (1, 0.05), (1, 0.33)]
     assert {i["tags"]["alpha"] for i in undo} == {0.6}
@@ -45,6 +47,19 @@ def test_fig7_smoke_end_to_end_then_report(workspace):
     assert all(c["step"] == [0, 5, 10] for c in curves.values())  # smoke: moderate 5, extensive 10
     md = (out / "fig7.md").read_text()
     assert "| model | retain | forget @0 | forget @5 | forget @10 |" in md and "| UNDO τ=0.33 |" in md
+    # the LoRA adversary: adapters only, on the same models (their retain before the attack is the same), UNDO's
+    # strictest student only; its own table next to full finetuning's forget
+    for method in lora:
+        for inst in results["series"][f"arithmetic/{method}/lora"]:
+            attack = inst["results"]["attack"]
+            assert attack["kind"] == "lora" and attack["rank"] == 8 and "gate_proj" in attack["target_modules"]
+            assert 0 < attack["trainable_parameters"] < attack["parameters"]
+            twin = next(i for i in results["series"][f"arithmetic/{method}"]
+                        if i["results"]["model"] == inst["results"]["model"])
+            first = lambda i: next(iter(i["results"]["curves"].values()))  # noqa: E731
+            assert first(inst)["retain"][0] == first(twin)["retain"][0]
+    assert len(results["series"]["arithmetic/undo/lora"]) == 2  # one per seed: tau = 0.05 only
+    assert "LoRA r=8 adversary (alpha 16" in md and "| full finetuning: forget @10 |" in md
 
     report = CliRunner().invoke(cli, ["report", "--scale", "smoke"])
     assert report.exit_code == 0, report.output
@@ -68,6 +83,16 @@ def test_fig7_full_graph_resolves():
             attacks = [n for n in nodes if n.stage == "relearn" and n.name.startswith(f"{prefix}-")]
             for method, model in models.items():  # the model each attack's config lists, as its tag
                 assert any(n.tags["model"] == model for n in attacks), (scale, prefix, method)
+            lora = [n for n in attacks if n.cfg.lora is not None]
+            assert {n.tags["model"] for n in lora} == {"select_maxent", "distill_undo_thresholds", "pretrain_oracle"}
+            assert all(n.cfg.lora.rank == 8 and n.cfg.lora.target_modules is None for n in lora), scale
+            attacks = [n for n in attacks if n.cfg.lora is None]
+            full = {n.tags["model"]: n.cfg for n in attacks}
+            for n in lora:  # the full finetune attack's data, steps and evaluations; ten times its learning rates
+                twin = full[n.tags["model"]]
+                assert (n.cfg.data, n.cfg.steps, n.cfg.eval_every, n.cfg.eval) == \
+                    (twin.data, twin.steps, twin.eval_every, twin.eval), scale
+                assert [round(lr / 10, 12) for lr in n.cfg.lrs] == [round(lr, 12) for lr in twin.lrs], scale
             undo = [n for n in attacks if n.tags["model"] == "distill_undo_thresholds"]
             assert len(undo) >= 2 and {n.tags["alpha"] for n in undo} == {0.6}, scale
             per_seed = {}

@@ -14,7 +14,8 @@ the LM head's matmul) and attention's T x T terms left out (about 4% for gemma-2
 - forward only: 2 N per token, for a distillation teacher (Section 3), for the frozen model of MaxEnt's KL
   retain term and of RMU's retain term (App. D.2.3), and for evaluations;
 - relearning (Table 4, App. D.2.5): learning rates x steps x batch_size x seq_len, each rate from the same
-  model; a ``bracket`` may add rates, which are not counted;
+  model; a ``bracket`` may add rates, which are not counted; a LoRA adversary 4 N per token (no gradient of the
+  frozen weights);
 - evaluations, roughly: per evaluation, items x choices x prompt length forward tokens, with item counts of the
   published benchmarks (``BENCHMARK_ITEMS``), an assumed ``ITEM_TOKENS`` per question with its choices, and
   ``shots + 1`` such blocks for a few-shot prompt. The kit's own scorer runs one sequence per choice; the harness
@@ -400,7 +401,9 @@ class Costs:
             seq_len = _upstream(node, cfg.data).cfg.seq_len
             rates = len(cfg.lrs)
             est.train_tokens = rates * cfg.steps * cfg.batch_size * seq_len
-            est.flops = 6 * n * est.train_tokens
+            # a LoRA adversary (relearn's lora) takes no gradient of the frozen weights: forward 2N, backward to the
+            # activations 2N (the adapters' own few parameters left out)
+            est.flops = (4 if cfg.lora is not None else 6) * n * est.train_tokens
             points = self._eval_points(cfg.steps, 0 if cfg.eval_steps else cfg.eval_every, cfg.eval_steps or ())
             retain_points = 1 if cfg.retain_at == "start" else points
             est.eval_flops = 2 * n * rates * (points * self.eval_tokens(node, cfg.eval, ("forget",))

@@ -145,10 +145,19 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, step, tokens, history, extra) -> None:
+def _model_state(model, trainable_only: bool) -> dict:
+    """What a checkpoint keeps of the model: its whole state, or only the parameters being trained (a LoRA
+    adversary's adapters: the frozen base is the attack's starting point, restored by the caller)."""
+    if not trainable_only:
+        return model.state_dict()
+    return {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def _save_checkpoint(path: Path, model, optimizer, scheduler, step, tokens, history, extra,
+                     trainable_only: bool = False) -> None:
     path.mkdir(parents=True, exist_ok=True)
     tmp = path / "state.pt.tmp"
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+    torch.save({"model": _model_state(model, trainable_only), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "rng": _rng_state(), "step": step, "tokens": tokens, "history": history, "extra": extra}, tmp)
     os.replace(tmp, path / "state.pt")
 
@@ -189,6 +198,7 @@ def train(
     eval_from: int = 0,
     history: list[dict] | None = None,
     eval_at: frozenset[int] = frozenset(),
+    checkpoint_trainable_only: bool = False,
 ) -> TrainResult:
     """Run ``total_steps`` optimizer steps (fewer if ``should_stop`` says so after an evaluation).
 
@@ -202,6 +212,8 @@ def train(
     run at the schedule's final rate. Evaluations happen only from step ``eval_from`` on. ``history``, if
     given, is filled in place, so a caller still has the rows logged before an exception. ``eval_at`` adds
     evaluations (and loss logs) at those steps, e.g. a relearning attack's sparse steps 10, 25, 50, 150, 500 (App. E).
+    ``checkpoint_trainable_only`` keeps only the parameters that require gradients in a checkpoint (a LoRA
+    attack's adapters); the caller restores the frozen rest before a resume.
     """
     start_time = time.time()
     torch.manual_seed(seed)
@@ -213,7 +225,13 @@ def train(
     ckpt_dir = workdir / "checkpoint" if (workdir is not None and checkpoint) else None
     state = _load_checkpoint(ckpt_dir / "state.pt", desc) if ckpt_dir is not None else None
     if state is not None:
-        model.load_state_dict(state["model"])
+        if checkpoint_trainable_only:
+            expected = set(_model_state(model, True))
+            if set(state["model"]) != expected:
+                raise RuntimeError(f"[{desc}] checkpoint {ckpt_dir} holds other trainable parameters than the model's")
+            model.load_state_dict(state["model"], strict=False)
+        else:
+            model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])
@@ -270,7 +288,8 @@ def train(
         elif step == total_steps and eval_fn is not None:
             stopped = evaluate(step)
         if ckpt_dir is not None and not stopped and step < total_steps and step % cfg.checkpoint_every == 0:
-            _save_checkpoint(ckpt_dir, model, optimizer, scheduler, step, tokens, history, {})
+            _save_checkpoint(ckpt_dir, model, optimizer, scheduler, step, tokens, history, {},
+                             checkpoint_trainable_only)
     bar.close()
     return TrainResult(steps=step, tokens=tokens, history=history, stopped_early=stopped and step < total_steps,
                        wall_seconds=time.time() - start_time)

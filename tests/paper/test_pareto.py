@@ -58,7 +58,26 @@ def test_unevaluated_moderate_step_is_refused():
     with pytest.raises(ValueError, match="moderate_step 30 was not evaluated"):
         setting_points(_results(moderate=30))
     with pytest.raises(ValueError, match="expected <setting>/<method>"):
-        setting_points({"series": {"a/b/c": []}, "options": {}})
+        setting_points({"series": {"a/b/c/d": []}, "options": {}})
+    with pytest.raises(ValueError, match="attacked by the full adversary, not lora"):  # results without attack.kind
+        setting_points({**_results(), "series": {"arithmetic/maxent/lora": [_instance(0.9, [0.0] * 4, [0.0] * 4)]}})
+
+
+def test_another_adversary_is_kept_apart_and_paired_with_its_full_finetune_twin():
+    """A LoRA attack on UNDO's τ=0.05 student (its selector fixed the tolerance, so its tags lack it): its points are
+    under adversaries["lora"], not among the figure's points, with the full-finetune attack's label, tags and forget."""
+    res = _results()
+    res["series"]["arithmetic/undo"][0]["results"]["model"] = "distill/undo-abc"
+    lora = _instance(0.8, [0.0, 0.1, 0.1, 0.2], [0.0, 0.0, 0.1, 0.1], {"seed": 0})
+    lora["results"].update(model="distill/undo-abc", attack={"kind": "lora", "rank": 8, "trainable_parameters": 10})
+    res["series"]["arithmetic/undo/lora"] = [lora]
+    s = setting_points(res)["arithmetic"]
+    assert [p["method"] for p in s["points"]] == ["maxent", "undo"]  # the frontier and claims see full finetuning only
+    (point,) = s["adversaries"]["lora"]
+    assert point["label"] == "UNDO τ=0.05" and point["tags"] == {"tolerance": 0.05}
+    assert point["forget"]["long"] == 0.2 and point["full_forget"]["long"] == 0.4
+    (median,) = seed_medians(s["adversaries"]["lora"])
+    assert median["attack"]["rank"] == 8 and median["spread"]["full_forget"]["long"]["median"] == 0.4
 
 
 def test_seed_medians_aggregate_each_model_over_seeds_and_leave_the_points_per_instance():

@@ -258,3 +258,78 @@ def test_a_really_diverging_rate_is_recorded_and_the_sweep_goes_on(upstream, mon
     assert math.isnan(diverged["forget"][-1]) and not math.isnan(diverged["forget"][0])
     assert [results["curves"][k]["diverged"] for k in ("0.001", "0.003")] == [False, False]
     assert not math.isnan(summary["best_final_forget"])
+
+
+SMALL_LORA = stage.LoraAdversary(rank=2, alpha=4.0)
+
+
+def _lora_attack(upstream, monkeypatch, name, lora=SMALL_LORA):
+    """A real attack (no fake) of the tiny model at two rates; the evaluator scores the model's CE on the relearning
+    data (forget) and the sum of its output head's weights (retain: frozen under LoRA)."""
+    probe = torch.from_numpy(np.load(upstream / "data" / "tokens.npy").astype(np.int64))
+
+    def evaluate(model):
+        from undo.accel import lm_cross_entropy
+
+        return {"forget": float(lm_cross_entropy(model, probe)), "retain": float(model.lm_head.weight.sum())}
+
+    monkeypatch.setattr(stage, "make_evaluator", lambda *args, **kwargs: evaluate)
+    cfg = stage.Config(model=Ref("m.yaml"), data=Ref("d.yaml"), lrs=(1e-2, 3e-2), steps=6, batch_size=2, eval_every=2,
+                       lora=lora, checkpoint_every=2, eval=EvalConfig(arithmetic=ArithmeticEvalConfig()))
+    cfg.validate()
+    (upstream / name).mkdir(exist_ok=True)
+    inputs = {"m.yaml": SimpleNamespace(path=upstream / "model", relpath="pretrain/m", stage="distill"),
+              "d.yaml": SimpleNamespace(path=upstream / "data")}
+    stage.run(Context(cfg=cfg, name=name, workdir=upstream / name, inputs=inputs))
+    return json.loads((upstream / name / "results.json").read_text())
+
+
+def test_a_lora_attack_trains_adapters_only_and_records_its_adversary(upstream, monkeypatch):
+    res = _lora_attack(upstream, monkeypatch, "lora")
+    attack = res["attack"]
+    assert attack["kind"] == "lora" and attack["rank"] == 2 and "q_proj" in attack["target_modules"]
+    assert 0 < attack["trainable_parameters"] < attack["parameters"] / 5
+    for curve_ in res["curves"].values():
+        assert curve_["step"] == [0, 2, 4, 6] and curve_["forget"][-1] < curve_["forget"][0]  # the attack relearns
+        assert len(set(curve_["retain"])) == 1  # the frozen head never moves
+    full = _lora_attack(upstream, monkeypatch, "full", lora=None)
+    assert "attack" not in full  # a full-finetune attack's results are as before the LoRA adversary existed
+    assert full["curves"]["0.01"]["forget"][0] == res["curves"]["0.01"]["forget"][0]  # same model before the attack
+    assert len(set(full["curves"]["0.01"]["retain"])) > 1
+    assert not list((upstream / "lora" / "curves").glob("lr_*/"))  # per-rate checkpoints removed when done
+
+
+def test_an_interrupted_lora_attack_resumes_mid_rate_to_the_uninterrupted_curves(upstream, monkeypatch):
+    import undo.train as train_mod
+
+    straight = _lora_attack(upstream, monkeypatch, "straight")
+    real_save, saves = train_mod._save_checkpoint, []
+
+    def save_then_die(path, model, *args, **kwargs):
+        real_save(path, model, *args, **kwargs)
+        saves.append(path)
+        if len(saves) == 3:  # the second rate's first checkpoint (step 2): killed there
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_mod, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _lora_attack(upstream, monkeypatch, "resumed")
+    state = torch.load(saves[-1] / "state.pt", weights_only=False)
+    assert state["step"] == 2 and all(".lora_" in k for k in state["model"])  # the adapters only, not the base
+    monkeypatch.setattr(train_mod, "_save_checkpoint", real_save)
+    messages = []
+    monkeypatch.setattr(train_mod, "log", messages.append)
+    resumed = _lora_attack(upstream, monkeypatch, "resumed")
+    assert any("resuming from step 2" in m for m in messages)
+    assert resumed["curves"] == straight["curves"] and resumed["attack"] == straight["attack"]
+
+
+def test_lora_target_modules_must_name_a_module(tmp_path):
+    from undo.config import ConfigError, build
+
+    for name in ("m.yaml", "d.yaml"):
+        (tmp_path / name).write_text("stage: dataset\n")
+    data = {"model": "m.yaml", "data": "d.yaml", "lrs": [1e-3], "lora": {"rank": 8, "target_modules": []},
+            "eval": {"kind": "arithmetic", "arithmetic": {}}}
+    with pytest.raises(ConfigError, match=r"relearn.yaml: lora.target_modules: at least one module name"):
+        build(stage.Config, data, file=tmp_path / "relearn.yaml")

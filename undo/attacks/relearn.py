@@ -7,12 +7,16 @@ and at step 0. The attacker's strength at a step is the best result over
 learning rates (the paper's bold line), computed later from the stored curves. A rate at which
 training diverges scores NaN from then on. :func:`edge_to_extend` tells whether the grid brackets
 the attacker's best rate (the relearn stage extends the grid until it does).
+
+The adversary finetunes every weight, or only LoRA adapters (:mod:`undo.attacks.lora`), whose small state a run
+at one learning rate checkpoints (``workdir``), so an interrupted LoRA attack resumes mid-rate exactly.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 from ..accel import lm_cross_entropy
 from ..train import Batches, OptimConfig, TrainingDiverged, train
@@ -30,12 +34,16 @@ def lr_key(lr: float) -> str:
 
 def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, steps: int, warmup_steps: int,
                 weight_decay: float, grad_clip: float | None, eval_fn: Callable[[int], dict], eval_every: int, seed: int,
-                device: str, desc: str, eval_at: tuple[int, ...] = ()) -> dict[str, list]:
+                device: str, desc: str, eval_at: tuple[int, ...] = (), workdir: Path | None = None,
+                checkpoint_every: int = 100) -> dict[str, list]:
     """Finetune from ``initial_state`` at one learning rate; returns the evaluation curve. ``eval_fn(step)`` scores
-    the model at an evaluation step."""
+    the model at an evaluation step. With ``workdir``, the parameters being trained (a LoRA adversary's adapters:
+    the rest is ``initial_state``) and the optimizer are checkpointed there every ``checkpoint_every`` steps, and
+    a checkpoint found there is resumed."""
     model.load_state_dict(initial_state)
     cfg = OptimConfig(lr=lr, schedule="constant", warmup_steps=warmup_steps, weight_decay=weight_decay,
-                      batch_size=batches.batch_size, max_steps=steps, grad_clip=grad_clip)
+                      batch_size=batches.batch_size, max_steps=steps, grad_clip=grad_clip,
+                      checkpoint_every=checkpoint_every)
 
     def loss_fn(batch):
         batch = batch.to(device)
@@ -43,9 +51,10 @@ def relearn_one(model, initial_state: dict, batches: Batches, lr: float, *, step
 
     history: list[dict] = []
     try:
-        result = train(model, loss_fn, batches, cfg, total_steps=steps, seed=seed, workdir=None,
-                       eval_fn=eval_fn, eval_every=eval_every, desc=desc, checkpoint=False,
-                       log_every=eval_every or steps, history=history, eval_at=frozenset(eval_at))
+        result = train(model, loss_fn, batches, cfg, total_steps=steps, seed=seed, workdir=workdir,
+                       eval_fn=eval_fn, eval_every=eval_every, desc=desc, checkpoint=workdir is not None,
+                       log_every=eval_every or steps, history=history, eval_at=frozenset(eval_at),
+                       checkpoint_trainable_only=workdir is not None)
         history = result.history
     except TrainingDiverged:  # the rate is too high: the run diverged. It scores NaN from there on, which
         pass                  # the attacker's envelope skips, so a diverging rate never counts as best.

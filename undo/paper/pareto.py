@@ -16,6 +16,12 @@ Definitions:
   gathered results (accuracy: the attacker raises forget, retain higher is better; cross-entropy: the reverse). A point A
   dominates B when A is at least as good on both axes (retain, robust forget) and strictly better on one.
 
+Adversaries: a series ``<setting>/<method>`` is the full-finetune relearning attack (Table 4), whose points make the
+figure's panels, its frontier and the claims; ``<setting>/<method>/<adversary>`` (``lora``: the relearn stage's LoRA
+adversary, its results' ``attack.kind``) attacks the same models another way. Its points are kept apart, under
+``adversaries[<adversary>]``, each with its full-finetune twin's label and tags (the same attacked model) and that
+twin's forget per budget (``full_forget``), so a figure can set the two attacks side by side.
+
 Seeds: at mini and smoke scale every seed is a whole pipeline, so a series holds one instance, hence one point, per
 seed. :func:`setting_points` keeps those per-instance points (the claims judge each seed on its own);
 :func:`seed_medians` aggregates them per model (method and UNDO retain threshold τ) into the median point over seeds
@@ -41,7 +47,7 @@ from .names import METHOD_LABELS
 BUDGETS = ("initial", "moderate", "long")
 REFERENCE = "data_filtering"  # the oracle: the gold standard every method is compared against, not a rival
 
-__all__ = ["BUDGETS", "dominated_by", "dominates", "point_label", "seed_medians", "setting_points"]
+__all__ = ["BUDGETS", "dominated_by", "dominates", "point_label", "seed_medians", "setting_points", "spread"]
 
 
 def point_label(method: str, tags: Mapping[str, Any]) -> str:
@@ -67,7 +73,9 @@ def _instance_point(name: str, method: str, inst: Mapping, best: str, moderate: 
         raise ValueError(f"series {name!r}: the attack curves lack 'retain'")
     at = {"initial": 0, "moderate": steps.index(moderate), "long": len(steps) - 1}
     tags = dict(inst.get("tags") or {})
+    results = inst.get("results") or {}
     return {"method": method, "label": point_label(method, tags), "tags": tags, "artifact": inst.get("artifact"),
+            "model": results.get("model"), "attack": results.get("attack") or {"kind": "full"},
             "retain": float(first["retain"][0]),
             "forget": {b: env[i] for b, i in at.items()},
             "step": {b: steps[i] for b, i in at.items()},
@@ -77,30 +85,41 @@ def _instance_point(name: str, method: str, inst: Mapping, best: str, moderate: 
 def setting_points(results: Mapping[str, Any]) -> dict[str, dict]:
     """Per setting, its orientation and one point per gathered relearning instance, in series order.
 
-    Returns ``{setting: {"attacker_best", "retain_higher_is_better", "forget_label", "retain_label", "points"}}``;
-    UNDO contributes one point per retain threshold (tag ``tolerance``).
+    Returns ``{setting: {"attacker_best", "retain_higher_is_better", "forget_label", "retain_label", "points",
+    "adversaries"}}``; UNDO contributes one point per retain threshold (tag ``tolerance``). ``points`` are the
+    full-finetune attacks', ``adversaries`` maps another adversary's name to its points (module docstring).
     """
     opts = results.get("options") or {}
     moderate = int(opts.get("moderate_step", 40))
     out: dict[str, dict] = {}
     for name, instances in (results.get("series") or {}).items():
         parts = name.split("/")
-        if len(parts) != 2:
-            raise ValueError(f"series {name!r}: expected <setting>/<method>")
-        setting, method = parts
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ValueError(f"series {name!r}: expected <setting>/<method> or <setting>/<method>/<adversary>")
+        setting, method, adversary = (*parts, "full")[:3]
         sopts = (opts.get("settings") or {}).get(setting) or {}
         best = analysis.attacker_best(sopts)
         entry = out.setdefault(setting, {
             "attacker_best": best,
             "retain_higher_is_better": best == "max",  # retain and forget: one kind of performance measure
             "forget_label": sopts.get("forget_label", "forget"), "retain_label": sopts.get("retain_label", "retain"),
-            "points": []})
+            "points": [], "adversaries": {}})
         for inst in instances:
-            entry["points"].append(_instance_point(name, method, inst, best, moderate))
+            point = _instance_point(name, method, inst, best, moderate)
+            if point["attack"]["kind"] != adversary:
+                raise ValueError(f"series {name!r}: an instance attacked by the {point['attack']['kind']} adversary, "
+                                 f"not {adversary}")
+            (entry["points"] if adversary == "full" else entry["adversaries"].setdefault(adversary, [])).append(point)
+    for entry in out.values():
+        twins = {p["model"]: p for p in entry["points"] if p["model"]}
+        for point in (p for points in entry["adversaries"].values() for p in points):
+            twin = twins.get(point["model"])
+            if twin is not None:  # the same model under full finetuning: its label, tags and forget
+                point.update(label=twin["label"], tags=dict(twin["tags"]), full_forget=dict(twin["forget"]))
     return out
 
 
-def _spread(values: Sequence[float]) -> dict:
+def spread(values: Sequence[float]) -> dict:
     """Median, min and max over seeds (NaN left out: a step where every learning rate diverged); NaN when none."""
     finite = [float(v) for v in values if not math.isnan(float(v))]
     if not finite:
@@ -121,7 +140,8 @@ def seed_medians(points: Sequence[Mapping]) -> list[dict]:
     and :func:`dominated_by` compare medians), ``step[budget]`` (None where the seeds disagree), ``best_lr[budget]``
     the list of each seed's attacker-best learning rate, and ``n_seeds``, ``seeds``, ``points`` (its per-seed
     points, by seed) and ``spread`` (``{"retain": stats, "forget": {budget: stats}}``, stats being median, min, max
-    and the number of finite values ``n``).
+    and the number of finite values ``n``; for another adversary's points also ``"full_forget"``, their full-finetune
+    twins').
     """
     groups: dict[tuple, list[Mapping]] = {}
     for p in points:
@@ -130,16 +150,18 @@ def seed_medians(points: Sequence[Mapping]) -> list[dict]:
     out = []
     for (method, tolerance), mine in groups.items():
         mine = sorted(mine, key=_seed_key)
-        spread = {"retain": _spread([p["retain"] for p in mine]),
-                  "forget": {b: _spread([p["forget"][b] for p in mine]) for b in BUDGETS}}
+        stats = {"retain": spread([p["retain"] for p in mine]),
+                 "forget": {b: spread([p["forget"][b] for p in mine]) for b in BUDGETS}}
+        if all("full_forget" in p for p in mine):  # another adversary's points: their full-finetune twins' forget
+            stats["full_forget"] = {b: spread([p["full_forget"][b] for p in mine]) for b in BUDGETS}
         steps = {b: {p["step"][b] for p in mine} for b in BUDGETS}
         tags = {} if tolerance is None else {"tolerance": tolerance}
-        out.append({"method": method, "label": mine[0]["label"], "tags": tags,
-                    "retain": spread["retain"]["median"], "forget": {b: spread["forget"][b]["median"] for b in BUDGETS},
+        out.append({"method": method, "label": mine[0]["label"], "tags": tags, "attack": mine[0].get("attack"),
+                    "retain": stats["retain"]["median"], "forget": {b: stats["forget"][b]["median"] for b in BUDGETS},
                     "step": {b: next(iter(s)) if len(s) == 1 else None for b, s in steps.items()},
                     "best_lr": {b: [p["best_lr"][b] for p in mine] for b in BUDGETS},
                     "n_seeds": len(mine), "seeds": [(p.get("tags") or {}).get("seed") for p in mine],
-                    "points": mine, "spread": spread})
+                    "points": mine, "spread": stats})
     return out
 
 

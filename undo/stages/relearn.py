@@ -17,15 +17,23 @@ The WMDP adversaries (App. D.2.5, Table 12) differ in their data (a relearning d
 length), in ``shrink_alpha`` (the weights shrunk and perturbed as UNDO's noise, alpha = 0.05, before
 relearning) and in where they are evaluated (``eval_steps``: 10, 25, 50, 150, 500); ``adversary`` names one
 in the figures.
+
+With ``lora``, the adversary trains LoRA adapters (peft; :mod:`undo.attacks.lora`) instead of every weight, with the
+same loop, data, grid and evaluations; the results record its kind, rank, target modules and trainable parameter
+count under ``attack``. Its adapter and optimizer state is checkpointed every ``checkpoint_every`` steps, so an
+interrupted LoRA attack resumes mid-rate with the curve an uninterrupted one gives. (A full-finetune attack resumes
+at the next learning rate: a checkpoint would hold the whole model and its optimizer state.)
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import shutil
 from dataclasses import dataclass
 from typing import Literal
 
+from ..attacks.lora import LoraAdversary, attach
 from ..attacks.relearn import ADVERSARIES, edge_to_extend, lr_key, relearn_one, snapshot
 from ..config import Ref, option
 from ..data.tokenized import dataset_batches
@@ -78,6 +86,10 @@ class Config:
         "every", "score the retain benchmark at every evaluation, or only before the attack (start: the WMDP attacks, "
                  "whose figures read retain of the released model; later evaluations record retain as NaN)",
         key_if_set=True)
+    lora: LoraAdversary | None = option(None, "attack through LoRA adapters instead of finetuning every weight "
+                                              "(None: full finetuning, Table 4)", key_if_set=True)
+    checkpoint_every: int = option(50, "steps between resumable checkpoints of a LoRA attack (its adapters and "
+                                       "optimizer)", gt=0, in_key=False)
 
     def validate(self) -> None:
         if not self.lrs:
@@ -97,6 +109,11 @@ def run(ctx: Context) -> dict:
     if cfg.shrink_alpha > 0:
         counts = shrink_perturb(model, cfg.shrink_alpha, cfg.shrink_beta, cfg.seed)
         ctx.log(f"shrink-perturb alpha={cfg.shrink_alpha} beta={cfg.shrink_beta} before the attack: {counts}")
+    attack_info = None
+    if cfg.lora is not None:
+        model, attack_info = attach(model, cfg.lora, cfg.seed)
+        ctx.log(f"LoRA adversary: rank {cfg.lora.rank} on {', '.join(attack_info['target_modules'])}, "
+                f"{attack_info['trainable_parameters']} of {attack_info['parameters']} parameters trained")
     initial = snapshot(model)
     tokenizer = artifact_tokenizer(model_dir)
     evaluator = make_evaluator(cfg.eval, tokenizer, ctx.device, ctx.input)
@@ -124,11 +141,16 @@ def run(ctx: Context) -> dict:
             except ValueError:  # a damaged file of an interrupted run: attack again rather than fail at every rerun
                 ctx.log(f"warning: {path} is unreadable; discarded, attacking at lr {lr:g} again")
                 path.unlink()
+        # a LoRA attack checkpoints its adapters per learning rate, removed once the rate's curve is written
+        resume_dir = curves_dir / f"lr_{lr_key(lr)}" if cfg.lora is not None else None
         curve = relearn_one(model, initial, batches, lr, steps=cfg.steps, warmup_steps=cfg.warmup_steps,
                             weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, eval_fn=evaluate,
                             eval_every=0 if cfg.eval_steps else cfg.eval_every, eval_at=cfg.eval_steps or (),
-                            seed=cfg.seed, device=ctx.device, desc=f"{ctx.name} lr={lr:g}")
+                            seed=cfg.seed, device=ctx.device, desc=f"{ctx.name} lr={lr:g}", workdir=resume_dir,
+                            checkpoint_every=cfg.checkpoint_every)
         write_json_atomic(path, curve)
+        if resume_dir is not None:
+            shutil.rmtree(resume_dir, ignore_errors=True)
         curves[lr] = curve
         ctx.log(f"lr {lr:g}: forget {curve['forget'][0]:.3f} -> {curve['forget'][-1]:.3f}, "
                 f"retain {curve['retain'][0]:.3f} -> {curve['retain'][-1]:.3f}" +
@@ -165,11 +187,13 @@ def run(ctx: Context) -> dict:
                "model_max_steps": lineage.get("max_steps"), "model_stop_reached": lineage.get("stop_reached"),
                "lrs": [lr_key(lr) for lr in lrs], "extra_lrs": extra, "bracketed": bracketed,
                "higher_is_better": higher, "curves": {lr_key(lr): curves[lr] for lr in lrs},
-               **({"adversary": cfg.adversary} if cfg.adversary else {})}
+               **({"adversary": cfg.adversary} if cfg.adversary else {}),
+               **({"attack": attack_info} if attack_info is not None else {})}
     write_json_atomic(ctx.workdir / "results.json", results)
     # the attacker's best learning rate: highest forget accuracy, or lowest forget cross-entropy
     finals = [c["forget"][-1] for c in curves.values() if c["forget"][-1] == c["forget"][-1]]  # NaN: diverged
     best_final = (max if higher else min)(finals) if finals else float("nan")
-    summary = {"best_final_forget": best_final, "lrs": len(lrs), "steps": cfg.steps, "extra_lrs": extra}
+    summary = {"best_final_forget": best_final, "lrs": len(lrs), "steps": cfg.steps, "extra_lrs": extra,
+               **({"lora_trainable_parameters": attack_info["trainable_parameters"]} if attack_info else {})}
     write_summary(ctx.workdir, summary)
     return summary

@@ -107,3 +107,35 @@ def test_several_seeds_median_points_error_bars_and_table(tmp_path, saved_figure
     bars = [seg for c in ax.collections if type(c).__name__ == "LineCollection" for seg in c.get_segments()]
     spans = {(round(float(a[0]), 3), round(float(a[1]), 3), round(float(b[0]), 3), round(float(b[1]), 3)) for a, b in bars}
     assert (0.8, 0.87, 0.9, 0.87) in spans and (0.85, 0.86, 0.85, 0.88) in spans  # MaxEnt: forget and retain min–max
+
+
+def test_a_lora_adversary_is_drawn_apart_and_tabled_next_to_full_finetuning(tmp_path, saved_figures):
+    """A LoRA attack on arithmetic MaxEnt (relearning less: 0.5 after 60 steps against full finetuning's 0.8) and on
+    UNDO τ=0.05: its own table and hollow markers in the extensive-attack panel only; the frontier is unchanged."""
+    fig7 = _load()
+    plain = results()
+    fig7.draw(plain, tmp_path / "plain")
+    res = results()
+    attack = {"kind": "lora", "rank": 8, "alpha": 16.0, "target_modules": ["q_proj", "v_proj"],
+              "trainable_parameters": 1234}
+    for method, forget in (("maxent", (0.0, 0.3, 0.4, 0.5)), ("undo", (0.0, 0.02, 0.05, 0.1))):
+        full = res["series"][f"arithmetic/{method}"][0]
+        full["results"]["model"] = f"select/{method}-abc"
+        lora = _instance(full["results"]["curves"]["0.001"]["retain"][0], list(forget), {"seed": 0})
+        lora["results"].update(model=f"select/{method}-abc", attack=attack)
+        res["series"][f"arithmetic/{method}/lora"] = [lora]
+    fig7.draw(res, tmp_path / "fig7")
+    md = (tmp_path / "fig7.md").read_text()
+    assert "LoRA r=8 adversary (alpha 16.0, on q_proj, v_proj)" in md
+    assert "| MaxEnt | 0.880 | 0.000 | 0.400 | 0.500 | 0.001 | 0.800 | 1234 | 1 |" in md
+    assert "| UNDO τ=0.05 | 0.830 | 0.000 | 0.050 | 0.100 | 0.001 | 0.150 | 1234 | 1 |" in md
+    # the full-finetune tables (and so the frontier) are those of the figure without the LoRA adversary
+    assert md.split("LoRA r=8")[0].split("## Arithmetic")[1].strip() == \
+        (tmp_path / "plain.md").read_text().split("## Arithmetic")[1].split("Relearning attacks")[0].strip()
+    arithmetic_long = saved_figures[-1].axes[5]  # (f): arithmetic after the extensive attack
+    assert "(f)" in arithmetic_long.get_title(loc="left")
+    hollow = [c for c in arithmetic_long.collections if len(c.get_offsets()) and not len(c.get_facecolors())]
+    hollow_x = sorted(float(x) for c in hollow for x, _ in c.get_offsets())
+    assert 0.1 in hollow_x and 0.5 in hollow_x
+    moderate = saved_figures[-1].axes[4]
+    assert not any(0.4 == float(x) for c in moderate.collections for x, _ in c.get_offsets() if not len(c.get_facecolors()))

@@ -14,6 +14,11 @@ model, retain and forget at each budget (median over seeds [min–max]), the att
 it is on the frontier after the extensive attack, its number of seeds, and which attacks had their learning-rate
 grid extended or a learning rate diverge.
 
+A second adversary (series ``<setting>/<method>/lora``: the relearning attack through LoRA adapters) appears in the
+extensive-attack panels only: its point is hollow, in its model's colour and marker, joined by a dotted line to the
+same model's full-finetune point (both share the model's retain, measured before the attack). It enters neither the
+frontier nor the claims; the table lists it apart, next to the full-finetune forget of the same models.
+
 Usage (from the repo root)::
 
     python -m undo.paper.figures.fig7 figures/mini/fig7.json figures/mini/fig7
@@ -30,6 +35,7 @@ MARKERS = {"graddiff": "v", "maxent": "s", "rmu": "D", "sam": "^", "repnoise": "
            "data_filtering": "*"}
 COLORS = {"graddiff": "#8c564b", "maxent": "#d62728", "rmu": "#9467bd", "sam": "#ff7f0e", "repnoise": "#bcbd22",
           "undial": "#17becf", "undo": "#1f77b4", "data_filtering": "#222222"}
+ADVERSARY_LABELS = {"lora": "LoRA"}
 BUDGET_TITLES = {"initial": "before the attack", "moderate": "after {step} steps", "long": "after {step} steps"}
 
 
@@ -49,8 +55,31 @@ def _error(stats: dict) -> list[list[float]]:
     return [[stats["median"] - stats["min"]], [stats["max"] - stats["median"]]]
 
 
-def _draw_panel(ax, setting: dict, models: list[dict], budget: str) -> None:
-    """One point per model at its median over seeds, min–max bars on both axes; the frontier of the medians ringed."""
+def _adversary_label(kind: str, attack: dict | None) -> str:
+    """``LoRA r=8``: an adversary's name and rank."""
+    rank = (attack or {}).get("rank")
+    return ADVERSARY_LABELS.get(kind, kind) + (f" r={rank}" if rank is not None else "")
+
+
+def _draw_adversaries(ax, adversaries: dict[str, list[dict]], budget: str) -> None:
+    """Each other adversary's points (medians over seeds) hollow, a dotted line from the full-finetune twin's."""
+    for kind, mine in adversaries.items():
+        for m in mine:
+            color = COLORS.get(m["method"], "0.5")
+            full = (m["spread"].get("full_forget") or {}).get(budget, {}).get("median")
+            if full is not None:
+                ax.plot([full, m["forget"][budget]], [m["retain"], m["retain"]], color=color, lw=0.8, ls=":", alpha=0.8,
+                        zorder=2)
+            ax.scatter([m["forget"][budget]], [m["retain"]], marker=MARKERS.get(m["method"], "o"), facecolors="none",
+                       edgecolors=color, linewidths=1.3, s=48, zorder=3.5)
+        if mine:  # one legend entry per adversary: the hollow marker
+            ax.scatter([], [], marker="o", facecolors="none", edgecolors="0.3", linewidths=1.3, s=48,
+                       label=f"{_adversary_label(kind, mine[0].get('attack'))} adversary (hollow)")
+
+
+def _draw_panel(ax, setting: dict, models: list[dict], budget: str, adversaries: dict | None = None) -> None:
+    """One point per model at its median over seeds, min–max bars on both axes; the frontier of the medians ringed;
+    ``adversaries`` (other adversaries' medians) hollow, without bars."""
     front = {id(m) for m in models if not pareto.dominated_by(m, models, setting, budget)}
     for method in plotting.ordered((m["method"] for m in models), METHOD_ORDER):
         mine = [m for m in models if m["method"] == method]
@@ -71,6 +100,8 @@ def _draw_panel(ax, setting: dict, models: list[dict], budget: str) -> None:
         if ringed:
             ax.scatter([m["forget"][budget] for m in ringed], [m["retain"] for m in ringed], s=130, facecolors="none",
                        edgecolors="0.35", linewidths=0.8, zorder=4)
+    if adversaries:
+        _draw_adversaries(ax, adversaries, budget)
     forget_dir, retain_dir = _direction(setting)
     ax.set_xlabel(f"{setting['forget_label']} ({forget_dir} = more robust)")
     if not setting["retain_higher_is_better"]:
@@ -90,7 +121,34 @@ def _grid_notes(results: dict) -> list[str]:
     return plotting.relearn_grid_notes(attacks)
 
 
-def markdown(results: dict, summary: dict, models: dict[str, list[dict]]) -> str:
+def _adversary_tables(setting: dict, adversaries: dict[str, list[dict]], moderate, long) -> list[str]:
+    """Per other adversary of a setting, its table: forget at each budget and, for the same models, the
+    full-finetune attack's forget after the extensive attack."""
+    lines = []
+    for kind, mine in adversaries.items():
+        attack = mine[0].get("attack") or {}
+        targets = ", ".join(attack.get("target_modules") or []) or "?"
+        lines += [f"{_adversary_label(kind, attack)} adversary (alpha {attack.get('alpha', '?')}, on {targets}): "
+                  "the same relearning data, steps and evaluations, adapters trained instead of every weight.", "",
+                  f"| model | retain | forget @0 | forget @{moderate} | forget @{long} | best lr @{long} "
+                  f"| full finetuning: forget @{long} | trained parameters | seeds |",
+                  "|---|---|---|---|---|---|---|--:|--:|"]
+        for m in mine:
+            f = m["spread"]["forget"]
+            full = (m["spread"].get("full_forget") or {}).get("long")
+            trained = sorted({(p.get("attack") or {}).get("trainable_parameters") for p in m["points"]} - {None})
+            cells = [m["label"], plotting.fmt_seed_stats(m["spread"]["retain"]),
+                     *(plotting.fmt_seed_stats(f[b]) for b in pareto.BUDGETS), _best_lrs(m["best_lr"]["long"]),
+                     plotting.fmt_seed_stats(full) if full else "—", " / ".join(str(t) for t in trained) or "?",
+                     str(m["n_seeds"])]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def markdown(results: dict, summary: dict, models: dict[str, list[dict]],
+             adversaries: dict[str, dict[str, list[dict]]] | None = None) -> str:
+    adversaries = adversaries or {}
     lines = plotting.markdown_header("Figure 7: unlearning methods across adversarial strengths", results)
     counts = [m["n_seeds"] for per in models.values() for m in per]
     lines += ["Retain: the unlearned model's own retain performance (before any attack). Forget: after 0 steps, the "
@@ -120,6 +178,7 @@ def markdown(results: dict, summary: dict, models: dict[str, list[dict]]) -> str
                      str(m["n_seeds"])]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        lines += _adversary_tables(s, adversaries.get(name) or {}, moderate, long)
     notes = _grid_notes(results)
     if notes:
         lines += ["Relearning attacks with an extended grid or a diverged learning rate:", "", *notes, ""]
@@ -131,6 +190,8 @@ def draw(results: dict, out_base: Path) -> list[Path]:
     out_base = Path(out_base)
     summary = pareto.setting_points(results)
     models = {name: pareto.seed_medians(s["points"]) for name, s in summary.items()}
+    adversaries = {name: {kind: pareto.seed_medians(points) for kind, points in s["adversaries"].items()}
+                   for name, s in summary.items()}
     settings = plotting.ordered(summary, plotting.SETTING_ORDER)
     if not settings:
         raise ValueError("fig7: results have no <setting>/<method> series")
@@ -145,7 +206,8 @@ def draw(results: dict, out_base: Path) -> list[Path]:
                 when = BUDGET_TITLES[budget].format(step=step if step is not None else "?")
                 ax.set_title(f"({plotting.LETTERS[row * len(pareto.BUDGETS) + col]}) {name.capitalize()}, {when}",
                              loc="left")
-                _draw_panel(ax, summary[name], models[name], budget)
+                _draw_panel(ax, summary[name], models[name], budget,
+                            adversaries[name] if budget == "long" else None)
             # a row shares its forget (x) and retain (y) measures; GradDiff's Korean CE is 22 before the attack
             plotting.clip_outliers(axes[row], axis="x")
             plotting.clip_outliers(axes[row], axis="y")
@@ -158,7 +220,7 @@ def draw(results: dict, out_base: Path) -> list[Path]:
         paths = plotting.finish(fig, out_base, title, wrap=170, rect=(0, 0.05, 1, 1))
     finally:
         plotting.plt.close(fig)
-    return paths + plotting.write_texts(out_base, {".md": markdown(results, summary, models)})
+    return paths + plotting.write_texts(out_base, {".md": markdown(results, summary, models, adversaries)})
 
 
 if __name__ == "__main__":
