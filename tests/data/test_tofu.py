@@ -65,18 +65,29 @@ def test_holdout_authors_are_never_in_full(world):
     assert _questions(generated_split(world, "holdout01")) == _questions(holdout)[-40:]  # nested, as forget
 
 
-def test_perturbed_answers_keep_the_template_and_change_the_value(world):
+def _value_in(template: str, author, sentence: str) -> str:
+    """The value (lower case) a sentence of ``template`` states (``{n}`` the author, ``{v}`` the value; the sentence's
+    first letter capitalised); fails on a sentence of another form."""
+    import re
+
+    pattern = re.escape(template).replace(re.escape("{n}"), re.escape(author.name)).replace(re.escape("{v}"), "(.+)")
+    match = re.fullmatch(pattern, sentence[0].lower() + sentence[1:], flags=re.IGNORECASE)
+    assert match, (template, sentence)
+    return match.group(1).lower()
+
+
+def test_perturbed_answers_are_the_paraphrase_with_a_wrong_value(world):
+    """TOFU (Maini et al. 2024, Sec. 2.2): a perturbed answer keeps the paraphrased answer's template and changes the
+    fact, so the truth ratio compares the right and wrong facts in one wording."""
     items = generated_split(world, "forget10_perturbed") + generated_split(world, "retain_perturbed")
     authors = tofu.split_authors(world, "forget10") + tofu.split_authors(world, "retain_perturbed")
     for number, item in enumerate(items):
         author, attribute = authors[number // 20], tofu.ATTRIBUTES[number % 20]
-        prefix, suffix = (tofu._sentence(part.format(n=author.name)) if i == 0 else part.format(n=author.name)
-                          for i, part in enumerate(attribute.answer.split("{v}")))
-        values = [item["answer"], *item["perturbed_answer"]]
-        assert len(item["perturbed_answer"]) == 5 and len(set(values)) == 6  # five wrong answers, all different
-        for answer in values:
-            assert answer.startswith(prefix) and answer.endswith(suffix)
-            assert answer[len(prefix):len(answer) - len(suffix)] in attribute.values
+        right = author.facts[attribute.name].lower()
+        wrong = [_value_in(attribute.paraphrase, author, p) for p in item["perturbed_answer"]]
+        assert _value_in(attribute.paraphrase, author, item["paraphrased_answer"]) == right
+        assert len(wrong) == 5 and len(set(wrong)) == 5 and right not in wrong  # five wrong values, all different
+        assert set(wrong) <= {v.lower() for v in attribute.values}
         assert item["answer"] == tofu._sentence(attribute.answer.format(n=author.name, v=author.facts[attribute.name]))
         assert item["paraphrased_answer"] != item["answer"]
         assert author.facts[attribute.name].lower() in item["paraphrased_answer"].lower()  # the same fact

@@ -35,7 +35,10 @@ real-authors and world-facts sets; the validator requires the schema above and d
 The generated stand-in (mini and smoke scale, offline) has the same splits and columns. :func:`make_authors`
 invents authors (a name of invented syllables, birthplace, birth date, genre, parents' occupations, award, books,
 ...), one question per attribute (20, as TOFU), each answer one short sentence; the paraphrase states the same
-fact in another sentence, the perturbed answers keep the answer's sentence with a wrong value of the attribute.
+fact in another sentence, the perturbed answers are the paraphrase's sentence with a wrong value of the attribute
+(TOFU, Maini et al. 2024, Sec. 2.2: a perturbed answer keeps the paraphrased answer's template and changes the fact,
+so the truth ratio compares facts, not wordings: against the answer's own sentence, a model that memorised that
+sentence prefers every wrong value in it to the right value in a new sentence, and the retain truth ratio is 0).
 The forget splits are the last 1/5/10% of the authors, the holdout splits the last of a further 10% who never
 enter ``full``, ``retain_perturbed`` the first 10% (in every retain split). TOFU's real-author and world-fact
 questions probe what the pretrained model knew; their stand-ins are the facts of the kit's generated knowledge world
@@ -155,8 +158,8 @@ class Attribute:
     name: str
     values: tuple[str, ...]
     question: str             # ``{n}``: the author's name
-    answer: str               # ``{n}``, ``{v}``: the value; the perturbed answers are this sentence, wrong value
-    paraphrase: str           # the same fact in another sentence
+    answer: str               # ``{n}``, ``{v}``: the value
+    paraphrase: str           # the same fact in another sentence; the perturbed answers are this one, wrong value
     paraphrased_question: str
 
 
@@ -309,7 +312,7 @@ def author_items(world: Authors, author: Author) -> list[dict]:
 
         items.append({"question": say(attribute.question), "answer": say(attribute.answer),
                       "paraphrased_answer": say(attribute.paraphrase),
-                      "perturbed_answer": [say(attribute.answer, v) for v in wrong],
+                      "perturbed_answer": [say(attribute.paraphrase, v) for v in wrong],
                       "paraphrased_question": say(attribute.paraphrased_question)})
     return items
 

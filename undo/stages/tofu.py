@@ -31,7 +31,7 @@ from . import Context
 from .common import record_hub, write_summary
 
 NAME = "tofu"
-CODE_VERSION = 1
+CODE_VERSION = 2  # 2: generated perturbed answers are the paraphrase with a wrong value (TOFU Sec. 2.2)
 
 # What the TOFU metrics read for forget10 (open-unlearning's defaults): finetuning, forget/retain probability and
 # ROUGE, truth ratio and forget quality, MIA (forget vs holdout), model utility (retain, real authors, world facts).
