@@ -51,9 +51,12 @@ def test_jobs_default_to_one_per_core_below_paper_scale(scale, jobs):
 
 def docker_dry_run(target: str, cwd: Path, home: Path, *args: str) -> str:
     """`make -n TARGET` of the container targets, with HOME (the default cache locations) at ``home``."""
-    env = {k: v for k, v in os.environ.items() if k not in {"HF_HOME", "UNDO_CACHE", "HF_CACHE"}}
+    # inside `make test` the parent make's MAKEFLAGS/MAKELEVEL would make this one print "Entering directory" lines
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"HF_HOME", "UNDO_CACHE", "HF_CACHE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}}
     env.update(HOME=str(home), GIT_CEILING_DIRECTORIES=str(cwd.parent))
-    return subprocess.run(["make", "-n", "-f", str(ROOT / "Makefile"), target, *args], cwd=cwd, env=env,
+    return subprocess.run(["make", "-n", "--no-print-directory", "-f", str(ROOT / "Makefile"), target, *args],
+                          cwd=cwd, env=env,
                           capture_output=True, text=True, check=True, timeout=60).stdout.strip()
 
 
