@@ -37,6 +37,10 @@ def test_eta_is_unknown_until_a_stage_of_the_kind_finishes_then_uses_its_time():
     assert display.eta() == "ETA ~30 s"
     display.plan("d", "select", None)
     assert display.eta() == "ETA ~30 s + 1 stage not estimated (select)"
+    for key in ("e", "f"):
+        display.plan(key, "distill", None)
+    # three stages of kinds not timed yet against two estimated ones: the estimate would mislead
+    assert display.eta() == "ETA unknown (3 of 5 stages left not timed yet: distill, select)"
 
 
 def test_eta_falls_back_to_flops_at_the_measured_rate():

@@ -164,7 +164,8 @@ class RunProgress:
         return None
 
     def eta(self) -> str:
-        """"ETA ~14 min", "ETA ~14 min + 2 stages not estimated (select)", or "ETA unknown"."""
+        """"ETA ~14 min", "ETA ~14 min + 2 stages not estimated (select)", or "ETA unknown" (with the count of stages
+        not timed yet when they outnumber the estimated ones)."""
         now = self.clock()
         left: list[float] = []
         unknown: list[str] = []
@@ -183,6 +184,9 @@ class RunProgress:
                 left.append(expected)
         if not left:
             return "ETA unknown" if unknown else "ETA 0 s"
+        if len(unknown) > len(left):  # an estimate over a minority of the stages left would mislead
+            kinds = ", ".join(sorted(set(unknown)))
+            return f"ETA unknown ({len(unknown)} of {len(unknown) + len(left)} stages left not timed yet: {kinds})"
         seconds = max(sum(left) / min(self.jobs, len(left)), max(left))
         text = f"ETA ~{duration(max(1.0, seconds))}"
         if unknown:
