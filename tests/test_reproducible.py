@@ -33,6 +33,16 @@ HASHED = ("model.safetensors", "tokens.npy", "documents.jsonl")
 ARTIFACT_PATH = re.compile(r"\b([a-z]+)/[^\"/\s]+-([0-9a-f]{12})\b")
 
 
+def _without_wall_clock(data):
+    """``data`` without the keys that hold wall-clock times (they name "seconds"), at every depth; every measured
+    number is kept."""
+    if isinstance(data, dict):
+        return {k: _without_wall_clock(v) for k, v in data.items() if "seconds" not in k}
+    if isinstance(data, list):
+        return [_without_wall_clock(v) for v in data]
+    return data
+
+
 def artifact_hash(path: Path) -> str:
     """sha256 over what a stage computed: weights, tokens, documents, relearning curves and choices."""
     h = hashlib.sha256()
@@ -43,8 +53,8 @@ def artifact_hash(path: Path) -> str:
     for name in ("results.json", "metrics.json"):
         if (path / name).is_file():
             data = json.loads((path / name).read_text())
-            if name == "metrics.json":  # drop wall-clock fields; keep every measured number
-                data = {k: v for k, v in data.items() if "seconds" not in k}
+            if name == "metrics.json":  # drop wall-clock fields at any depth (a lineage copies its model's)
+                data = _without_wall_clock(data)
             h.update(ARTIFACT_PATH.sub(r"\1/\2", json.dumps(data, sort_keys=True)).encode())
     return h.hexdigest()
 
