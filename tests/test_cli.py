@@ -95,6 +95,15 @@ def _run_config(tmp_path, store, *options, text="stage: tokenizer\nkind: bytes\n
     return CliRunner().invoke(cli, ["--artifacts-dir", str(store), *options, "run", str(tmp_path / "c.yaml"),
                                     "--scale", "smoke"])
 
+def _run_test_stage(tmp_path, name: str, config, run):
+    """`undo run` of a one-stage config whose stage ``name`` (registered for this call only) runs ``run``."""
+    stages.register(types.SimpleNamespace(NAME=name, CODE_VERSION=1, Config=config, run=run))
+    try:
+        return _run_config(tmp_path, tmp_path / "store", text=f"stage: {name}\n")
+    finally:
+        stages.STAGES.pop(name, None)
+
+
 
 def test_a_store_that_is_a_file_is_one_line_exit_1(tmp_path):
     (tmp_path / "store").write_text("not a directory")
@@ -156,11 +165,7 @@ def test_a_full_or_unwritable_disk_during_a_stage_is_one_line_naming_the_path(tm
     def write_fails(ctx):
         raise OSError(code, "from the OS", str(ctx.workdir / "model.safetensors"))
 
-    stages.register(types.SimpleNamespace(NAME="writing", CODE_VERSION=1, Config=FailingConfig, run=write_fails))
-    try:
-        result = _run_config(tmp_path, tmp_path / "store", text="stage: writing\n")
-    finally:
-        stages.STAGES.pop("writing", None)
+    result = _run_test_stage(tmp_path, "writing", FailingConfig, write_fails)
     assert result.exit_code == 1 and "Traceback" not in result.output
     (line,) = _error_lines(result)
     assert line.startswith(f"error: {tmp_path / 'store' / 'writing' / '.partial'}") and "model.safetensors: " in line
@@ -199,11 +204,7 @@ def _allocate(ctx):
 
 
 def test_out_of_memory_is_one_line_naming_the_keys_to_lower(tmp_path):
-    stages.register(types.SimpleNamespace(NAME="hungry", CODE_VERSION=1, Config=HungryConfig, run=_allocate))
-    try:
-        result = _run_config(tmp_path, tmp_path / "store", text="stage: hungry\n")
-    finally:
-        stages.STAGES.pop("hungry", None)
+    result = _run_test_stage(tmp_path, "hungry", HungryConfig, _allocate)
     assert result.exit_code == 1 and "Traceback" not in result.output
     (line,) = _error_lines(result)
     assert line.startswith("error: hungry/") and ": out of memory ([enforce fail" in line
@@ -218,11 +219,7 @@ def _diverge(ctx):
 
 
 def test_a_diverged_training_is_one_line_naming_the_run_and_step(tmp_path):
-    stages.register(types.SimpleNamespace(NAME="diverging", CODE_VERSION=1, Config=FailingConfig, run=_diverge))
-    try:
-        result = _run_config(tmp_path, tmp_path / "store", text="stage: diverging\n")
-    finally:
-        stages.STAGES.pop("diverging", None)
+    result = _run_test_stage(tmp_path, "diverging", FailingConfig, _diverge)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert _error_lines(result) == [f"error: {tmp_path.name}-c: training diverged, the loss is nan at step 7 (learning "
                                     "rate 1e+30); lower the learning rate or keep grad_clip"]
@@ -298,11 +295,7 @@ def test_a_full_disk_that_also_stops_the_failure_log_reports_the_stages_own_erro
         raise OSError(errno.ENOSPC, "No space left on device", str(workdir / "log.txt"))
 
     monkeypatch.setattr(pipeline, "log_failure", log_fails)
-    stages.register(types.SimpleNamespace(NAME="writing", CODE_VERSION=1, Config=FailingConfig, run=write_fails))
-    try:
-        result = _run_config(tmp_path, tmp_path / "store", text="stage: writing\n")
-    finally:
-        stages.STAGES.pop("writing", None)
+    result = _run_test_stage(tmp_path, "writing", FailingConfig, write_fails)
     assert result.exit_code == 1 and "Traceback" not in result.output
     (line,) = _error_lines(result)
     assert "model.safetensors: no space left on the device" in line
