@@ -106,3 +106,62 @@ def test_a_run_waiting_for_a_stage_takes_it_over_when_the_other_process_dies(tmp
     assert counter.read_text().split() == ["a", "a", "b"]  # a once per process, b once
     (meta,) = [json.loads(p.read_text()) for p in (tmp_path / "store" / "sleepy").glob("a-*/meta.json")]
     assert meta["resumed"]
+
+
+# --- one GPU set per job (worker_devices), with fake device lists -------------------------------------------------
+
+from undo import scheduler  # noqa: E402
+
+
+def test_jobs_get_disjoint_gpu_sets_from_the_visible_ones():
+    assert scheduler.worker_devices("cuda", 8, [str(i) for i in range(8)], "paper") == \
+        [("cuda", str(i)) for i in range(8)]
+    assert scheduler.worker_devices("cuda", 2, ["0", "1", "2", "3", "4"], "paper") == \
+        [("cuda", "0,1"), ("cuda", "2,3")]  # a multi-process stage gets a set; the fifth GPU stays unused
+    assert scheduler.worker_devices("cuda", 2, ["GPU-aa", "GPU-bb"], "paper") == [("cuda", "GPU-aa"), ("cuda", "GPU-bb")]
+
+
+def test_more_jobs_than_gpus_is_refused_at_paper_scale_and_shared_below_it():
+    with pytest.raises(scheduler.DeviceError, match=r"--jobs 3: this machine shows 2 GPUs \(0,1\).*--jobs 2"):
+        scheduler.worker_devices("cuda", 3, ["0", "1"], "paper")
+    assert scheduler.worker_devices("cuda", 3, ["0", "1"], "mini") == [("cuda", "0"), ("cuda", "1"), ("cuda", "0")]
+    with pytest.raises(scheduler.DeviceError, match="--device cuda:1"):
+        scheduler.worker_devices("cuda:1", 2, ["0", "1"], "paper")
+    assert scheduler.worker_devices("cuda:1", 2, ["0", "1"], "smoke") == [("cuda:1", None)] * 2
+    with pytest.raises(scheduler.DeviceError, match="no GPU is visible"):
+        scheduler.worker_devices("cuda", 1, [], "mini")
+    assert scheduler.worker_devices("cpu", 2, [], "paper") == [("cpu", None)] * 2
+
+
+def test_visible_gpus_follow_cuda_visible_devices():
+    assert scheduler.visible_gpus({}, count=4) == ["0", "1", "2", "3"]
+    assert scheduler.visible_gpus({"CUDA_VISIBLE_DEVICES": "3,5"}, count=2) == ["3", "5"]
+    assert scheduler.visible_gpus({"CUDA_VISIBLE_DEVICES": ""}, count=0) == []
+
+
+def test_a_starting_worker_takes_its_own_set_and_hides_the_others(monkeypatch):
+    import queue
+
+    assignments = queue.Queue()
+    for item in scheduler.worker_devices("cuda", 2, ["0", "1", "2", "3"], "paper"):
+        assignments.put(item)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    assert scheduler._take_device(assignments) == "cuda"
+    assert scheduler.os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+    assert scheduler._take_device(assignments) == "cuda"
+    assert scheduler.os.environ["CUDA_VISIBLE_DEVICES"] == "2,3"
+
+
+def test_jobs_beyond_the_gpus_at_paper_scale_stop_before_any_stage_runs(tmp_path, monkeypatch):
+    """On a (faked) 2-GPU machine `undo run --jobs 3 --scale paper` is one line and exit 2, with an empty store."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    result = CliRunner().invoke(cli, ["--artifacts-dir", str(tmp_path / "store"), "--device", "cuda", "run",
+                                      "reproduce/synthetic/language/corpus_english.yaml", "--scale", "paper",
+                                      "--jobs", "3"])
+    assert result.exit_code == 2, result.output
+    assert "--jobs 3: this machine shows 2 GPUs" in result.output
+    assert not any(p.is_file() and "logs" not in p.parts for p in (tmp_path / "store").rglob("*"))

@@ -181,7 +181,9 @@ def cost_options(command):
 
 jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=1), envvar="UNDO_JOBS", default=1, show_default=True,
                            help="Independent stages run at once, in worker processes sharing the CPU threads "
-                                "(env UNDO_JOBS). 2 on a 2-core CPU at mini scale nearly halves the wall time.")
+                                "(env UNDO_JOBS). 2 on a 2-core CPU at mini scale nearly halves the wall time. With "
+                                "--device cuda each job gets its own GPUs (the visible ones split evenly); at paper "
+                                "scale more jobs than GPUs is refused.")
 
 
 def _execute(env: Env, configs: tuple[Path, ...], scale: str, dry_run: bool, expect_stage: str | None = None,
